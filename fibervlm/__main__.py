@@ -1,0 +1,3 @@
+from fibervlm.cli import main
+
+raise SystemExit(main())
