@@ -64,7 +64,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=50, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--format", choices=("images", "parquet"), default="images")
-    p.add_argument("--shards", type=int, default=1, help="number of shards (files for parquet, folders for images)")
+    p.add_argument(
+        "--shards", type=int, default=1, help="number of shards (files for parquet, folders for images)"
+    )
     p.add_argument("--profile", choices=(*PROFILES, "mixed"), default="mixed", help="fibre profile, or mixed")
     p.add_argument("--date", default="2026-11-20", help="partition value: writes under date=YYYY-MM-DD/")
     p.set_defaults(func=cmd_synth)
@@ -73,7 +75,10 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
 def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade a report JSON against an IEC 61300-3-35 table")
     p.add_argument("report", help="an enriched report (JSON)")
-    p.add_argument("--table", help="table id (sm-pc, iec61300-3-35-ed2/mm-pc) or YAML path; default: the report's profile")
+    p.add_argument(
+        "--table",
+        help="table id (sm-pc, iec61300-3-35-ed2/mm-pc) or YAML path; default: the report's profile",
+    )
     p.set_defaults(func=cmd_grade)
 
 

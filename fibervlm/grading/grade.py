@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from fibervlm.grading.tables import GradingTable, load_table
-from fibervlm.schemas import LINEAR_TYPES, Defect, PassFail, RuleViolation, StrictModel, ZoneGeometry, ZoneName
+from fibervlm.schemas import (
+    LINEAR_TYPES,
+    Defect,
+    PassFail,
+    RuleViolation,
+    StrictModel,
+    ZoneGeometry,
+    ZoneName,
+)
 
 
 class Verdict(StrictModel):

@@ -93,10 +93,15 @@ def table_path(table: str) -> Path:
 def load_table(table: str) -> GradingTable:
     path = table_path(table)
     if not path.is_file():
-        known = sorted(str(p.relative_to(CONFIGS_DIR / "grading"))[:-5] for p in (CONFIGS_DIR / "grading").rglob("*.yaml"))
+        known = sorted(
+            str(p.relative_to(CONFIGS_DIR / "grading"))[:-5]
+            for p in (CONFIGS_DIR / "grading").rglob("*.yaml")
+        )
         raise FileNotFoundError(f"no grading table {table!r} (looked for {path}); known: {', '.join(known)}")
     raw = yaml.safe_load(path.read_text())
-    table_id = str(path.relative_to(CONFIGS_DIR / "grading"))[:-5] if path.is_relative_to(CONFIGS_DIR) else str(path)
+    table_id = (
+        str(path.relative_to(CONFIGS_DIR / "grading"))[:-5] if path.is_relative_to(CONFIGS_DIR) else str(path)
+    )
     return GradingTable(
         id=table_id,
         source=raw["source"],

@@ -9,7 +9,6 @@ Adding a task is one `register(Task(...))` call with its schema and prompt templ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
