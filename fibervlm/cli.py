@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from fibervlm import __version__
+from fibervlm.config import ConfigError
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 
@@ -58,6 +59,112 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from fibervlm.classical.io import ImageDecodeError, read_image
+    from fibervlm.config import load_config
+    from fibervlm.inspector import Inspector, InspectorConfig
+
+    overrides = list(args.set or [])
+    if args.no_vlm:
+        overrides.append("vlm=null")
+    if args.model:
+        overrides.append(f"vlm.model={args.model}")
+    if args.adapter:
+        overrides.append(f"vlm.adapter={args.adapter}")
+    if args.profile:
+        overrides.append(f"profile={args.profile}")
+    if args.um_per_px:
+        overrides.append(f"um_per_px={args.um_per_px}")
+    inspector = Inspector(load_config(InspectorConfig, args.config, overrides))
+    failures = 0
+    for path in args.images:
+        try:
+            image = read_image(path)
+        except ImageDecodeError as error:
+            outcome = {"source": path, "status": "error", "error": f"decode: {error}"}
+        else:
+            [inspection] = inspector.inspect([image])
+            outcome = {"source": path, **inspection.model_dump(mode="json")}
+        failures += outcome["status"] != "ok"
+        print(json.dumps(outcome, indent=2 if args.json else None), flush=True)
+    if failures:
+        print(f"fibervlm inspect: {failures} of {len(args.images)} image(s) failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect", help="inspect local images: geometry, stage 1, VLM, IEC grade (one JSON per image)"
+    )
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--config", help="an InspectorConfig YAML (configs/inspect.yaml)")
+    p.add_argument("--model", help="VLM preset name (configs/models/) or local model directory")
+    p.add_argument("--adapter", help="a LoRA adapter directory")
+    p.add_argument("--no-vlm", action="store_true", help="classical (+ stage 1) only")
+    p.add_argument("--profile", choices=PROFILES, help="fibre profile to grade against (default sm-pc)")
+    p.add_argument(
+        "--um-per-px", type=float, help="pixel scale from metadata (default: calibrate on the cladding)"
+    )
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("--json", action="store_true", help="pretty-print each report")
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from fibervlm.eval import run_eval
+
+    return run_eval(Path(args.pred), Path(args.gold), Path(args.out) if args.out else None, args.iou)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval", help="score predictions against gold labels (detection, mAP, PASS/FAIL, JSON validity)"
+    )
+    p.add_argument(
+        "--pred", required=True, help="predictions: JSONL (inspect output, labels) or backfill Parquet"
+    )
+    p.add_argument("--gold", required=True, help="gold labels: JSONL (e.g. synth labels.jsonl)")
+    p.add_argument("--out", help="folder for metrics.json and report.md")
+    p.add_argument("--iou", type=float, default=0.3, help="IoU needed for a defect match (default 0.3)")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from fibervlm.export import run_export
+
+    run_export(
+        source=args.source,
+        inp=Path(args.inp),
+        out=Path(args.out),
+        fmt=args.format,
+        min_confidence=args.min_confidence,
+        crops=tuple(args.crops or ()),
+    )
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    from fibervlm.export import FORMATS, REGIONS, SOURCES
+
+    p = sub.add_parser("export", help="turn labelled data into VLM training JSONL (LLaVA, messages)")
+    p.add_argument(
+        "--source",
+        choices=SOURCES,
+        required=True,
+        help="synth labels, classical pseudo-labels, or legacy reports",
+    )
+    p.add_argument(
+        "--in", dest="inp", required=True, help="labels.jsonl, inspect output, or a folder of *_report.json"
+    )
+    p.add_argument("--out", required=True, help="output .jsonl file or folder")
+    p.add_argument("--format", choices=FORMATS, default="llava")
+    p.add_argument(
+        "--min-confidence", type=float, default=0.9, help="pseudo-labels: keep defects at least this sure"
+    )
+    p.add_argument("--crops", nargs="*", choices=REGIONS, help="also export zone crops as extra examples")
+    p.set_defaults(func=cmd_export)
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic end faces with exact ground truth")
     p.add_argument("--out", required=True, help="output folder")
@@ -88,7 +195,14 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_schema)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_grade, _add_schema]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_synth,
+    _add_grade,
+    _add_schema,
+    _add_inspect,
+    _add_eval,
+    _add_export,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CommandError, KeyError, FileNotFoundError, ValueError) as error:
+    except (CommandError, ConfigError, KeyError, FileNotFoundError, ValueError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"fibervlm {args.command}: error: {message}", file=sys.stderr)
         return 2

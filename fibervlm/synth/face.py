@@ -1,0 +1,220 @@
+"""The defect-free end face and the microscope's optics.
+
+The face is built as reflectance (0–1, float32, (H, W)): a grainy zirconia ferrule, the dark
+adhesive ring in the bore, the smooth glass cladding with its bright edge rim, and the core. The
+optics then apply uneven illumination, blur, exposure and shot + read noise, and quantise to uint8.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+
+from fibervlm.synth.config import SynthConfig
+from fibervlm.synth.shapes import Patch
+
+CLADDING_DIAMETER_UM = 125.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceGeometry:
+    """Where the fibre is and how large, in pixels of one image."""
+
+    width: int
+    height: int
+    center_x: float
+    center_y: float
+    um_per_px: float
+    core_radius_px: float
+    cladding_radius_px: float
+
+    def px(self, um: float) -> float:
+        return um / self.um_per_px
+
+    def point_at(self, radius_um: float, angle: float) -> tuple[float, float]:
+        """The image point `radius_um` from the fibre centre in direction `angle` (radians)."""
+        radius_px = self.px(radius_um)
+        return self.center_x + radius_px * math.cos(angle), self.center_y + radius_px * math.sin(angle)
+
+    def radius_um_of(self, x: float, y: float) -> float:
+        return math.hypot(x - self.center_x, y - self.center_y) * self.um_per_px
+
+
+def sample_geometry(
+    rng: np.random.Generator, *, core_diameter_um: float, config: SynthConfig
+) -> FaceGeometry:
+    """A scale in the configured range, and a centre that keeps the adhesive ring inside the image."""
+    width, height = config.width_px, config.height_px
+    # Rounded so the label's numbers are exactly the ones used to draw.
+    um_per_px = round(float(rng.uniform(*config.um_per_px)), 4)
+    ring_radius_px = 67.5 / um_per_px  # outer edge of zone C: keep all of it in view
+    free_x = max(0.0, width / 2 - ring_radius_px) * config.max_offset_frac
+    free_y = max(0.0, height / 2 - ring_radius_px) * config.max_offset_frac
+    return FaceGeometry(
+        width=width,
+        height=height,
+        center_x=round(width / 2 - 0.5 + float(rng.uniform(-free_x, free_x)), 2),
+        center_y=round(height / 2 - 0.5 + float(rng.uniform(-free_y, free_y)), 2),
+        um_per_px=um_per_px,
+        core_radius_px=round(core_diameter_um / 2 / um_per_px, 3),
+        cladding_radius_px=round(CLADDING_DIAMETER_UM / 2 / um_per_px, 3),
+    )
+
+
+@cache
+def _pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs.flags.writeable = False
+    ys.flags.writeable = False
+    return xs, ys
+
+
+def _coarse_noise(rng: np.random.Generator, shape: tuple[int, int], cell_px: float) -> np.ndarray:
+    """Zero-mean, unit-ish noise with features of about `cell_px`: random grid, bicubic upsampling."""
+    rows, cols = max(2, round(shape[0] / cell_px)), max(2, round(shape[1] / cell_px))
+    coarse = rng.standard_normal((rows, cols), dtype=np.float32)
+    return cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def _grain(rng: np.random.Generator, shape: tuple[int, int], grain_px: float) -> np.ndarray:
+    """Fine grain of a polished ceramic: white noise blurred to the grain size, about unit std."""
+    fine = cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32), (0, 0), grain_px)
+    # Unit white noise blurred by a Gaussian of sigma s has std 1 / (2 s sqrt(pi)).
+    return (fine * (2 * grain_px * math.sqrt(math.pi))).astype(np.float32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceTones:
+    """The reflectances of the parts of the face in one image."""
+
+    cladding: float
+    ferrule: float
+    adhesive: float
+    core_delta: float  # core minus cladding; small, either sign
+    adhesive_width_um: float
+    grain_amplitude: float
+
+
+def sample_tones(rng: np.random.Generator, *, multimode: bool) -> FaceTones:
+    cladding = float(rng.uniform(0.42, 0.72))
+    # Zirconia reads brighter or darker than glass depending on the scope's illumination.
+    if rng.random() < 0.5:
+        ferrule = min(0.95, cladding + float(rng.uniform(0.08, 0.22)))
+    else:
+        ferrule = cladding - float(rng.uniform(0.1, 0.25))
+    core_contrast = rng.uniform(0.04, 0.1) if multimode else rng.uniform(0.02, 0.07)
+    return FaceTones(
+        cladding=cladding,
+        ferrule=ferrule,
+        # Epoxy in the bore reads darker than both glass and ceramic: the ring that outlines the fibre.
+        adhesive=float(rng.uniform(0.2, 0.5)) * min(ferrule, cladding),
+        core_delta=float(core_contrast * rng.choice([-1.0, 1.0])),
+        adhesive_width_um=float(rng.uniform(1.0, 3.5)),
+        grain_amplitude=float(rng.uniform(0.04, 0.08)),
+    )
+
+
+def render_clean_face(
+    rng: np.random.Generator, geometry: FaceGeometry, tones: FaceTones, *, multimode: bool
+) -> np.ndarray:
+    """Reflectance of the defect-free face, (H, W) float32 in 0–1."""
+    shape = (geometry.height, geometry.width)
+    grain = _grain(rng, shape, max(0.8, geometry.px(0.8)))
+    mottle = _coarse_noise(rng, shape, geometry.px(12.0))
+    face = tones.ferrule * (1 + tones.grain_amplitude * grain + 0.03 * mottle)
+
+    # The bore, the glass and the core only touch the fibre's square: work there.
+    cladding_px = geometry.cladding_radius_px
+    reach_px = cladding_px + 1.5 * max(2.5, geometry.px(tones.adhesive_width_um)) + 3
+    centre = np.array([geometry.center_x, geometry.center_y])
+    corners = np.stack([centre - reach_px, centre + reach_px])
+    patch = Patch.around(corners, 0, geometry.width, geometry.height)
+    xs, ys = patch.grid()
+    dx, dy = xs - geometry.center_x, ys - geometry.center_y
+    radius_px = np.sqrt(dx * dx + dy * dy)
+    view = patch.view(face)
+
+    # The epoxy gap between glass and bore: its width wanders around the circumference.
+    phase = float(rng.uniform(0, 2 * math.pi))
+    gap_px = max(2.5, geometry.px(tones.adhesive_width_um)) * (1 + 0.5 * np.cos(np.arctan2(dy, dx) + phase))
+    adhesive_alpha = np.clip(cladding_px + gap_px - radius_px + 0.5, 0, 1)
+    view += adhesive_alpha * (tones.adhesive * (1 + 0.15 * patch.view(grain)) - view)
+
+    glass = tones.cladding * (1 + 0.012 * _coarse_noise(rng, patch.shape, geometry.px(20.0)))
+    glass += _core(radius_px, geometry, tones.core_delta, multimode=multimode)
+    # A thin bright rim just inside the edge: the polished bevel catches the coaxial light.
+    glass += 0.06 * np.exp(-0.5 * ((radius_px - cladding_px + 1.8) / 0.9) ** 2)
+    cladding_alpha = np.clip(cladding_px - radius_px + 0.5, 0, 1)
+    view += cladding_alpha * (glass - view)
+    return face
+
+
+def _core(radius_px: np.ndarray, geometry: FaceGeometry, delta: float, *, multimode: bool) -> np.ndarray:
+    """The core's tone offset: a soft disc (single-mode) or a graded-index dome (multimode)."""
+    core_px = geometry.core_radius_px
+    edge = 1 / (1 + np.exp(np.minimum((radius_px - core_px) / max(0.6, 0.08 * core_px), 50)))
+    if multimode:
+        return (delta * (0.5 + 0.5 * np.clip(1 - (radius_px / core_px) ** 2, 0, 1)) * edge).astype(np.float32)
+    return (delta * edge).astype(np.float32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Optics:
+    """One shot's illumination and camera."""
+
+    vignetting: float
+    gradient: float
+    gradient_angle: float
+    light_x: float  # where the illumination peaks, as a fraction of width/height
+    light_y: float
+    blur_sigma_px: float
+    gain: float
+    full_well: float
+    read_noise: float
+
+
+def sample_optics(rng: np.random.Generator, *, config: SynthConfig, angled: bool) -> Optics:
+    # An angled (APC) face tilts away from the objective: its illumination is more lopsided.
+    gradient = float(rng.uniform(*config.gradient)) * (2.0 if angled else 1.0)
+    return Optics(
+        vignetting=float(rng.uniform(*config.vignetting)),
+        gradient=gradient,
+        gradient_angle=float(rng.uniform(0, 2 * math.pi)),
+        light_x=float(rng.uniform(0.35, 0.65)),
+        light_y=float(rng.uniform(0.35, 0.65)),
+        blur_sigma_px=float(rng.uniform(*config.blur_sigma_px)),
+        gain=float(rng.uniform(*config.exposure_gain)),
+        full_well=float(rng.uniform(*config.full_well)),
+        read_noise=float(rng.uniform(*config.read_noise)),
+    )
+
+
+def _illumination(optics: Optics, height: int, width: int) -> np.ndarray:
+    """Vignetting around an off-centre light plus a linear gradient; smooth, so built at 1/8 scale."""
+    small_h, small_w = max(2, height // 8), max(2, width // 8)
+    xs, ys = _pixel_grid(small_h, small_w)
+    half_diagonal = math.hypot(width, height) / 2
+    dx = ((xs + 0.5) * width / small_w - optics.light_x * width) / half_diagonal
+    dy = ((ys + 0.5) * height / small_h - optics.light_y * height) / half_diagonal
+    along = math.cos(optics.gradient_angle) * dx + math.sin(optics.gradient_angle) * dy
+    light = 1 - optics.vignetting * (dx * dx + dy * dy) + optics.gradient * along
+    return cv2.resize(light, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def expose(rng: np.random.Generator, reflectance: np.ndarray, optics: Optics) -> np.ndarray:
+    """Illuminate, blur, expose, add shot and read noise, quantise: the uint8 (H, W) camera frame."""
+    height, width = reflectance.shape
+    signal = cv2.GaussianBlur(
+        reflectance * _illumination(optics, height, width), (0, 0), optics.blur_sigma_px
+    )
+    signal = np.clip(signal * optics.gain, 0, 1)
+    # Shot noise (variance ∝ signal) and read noise together, as one Gaussian field.
+    sigma = np.sqrt(signal * (1 / optics.full_well) + optics.read_noise**2)
+    signal += sigma * rng.standard_normal(signal.shape, dtype=np.float32)
+    signal *= 255
+    signal += 0.5
+    return np.clip(signal, 0, 255).astype(np.uint8)

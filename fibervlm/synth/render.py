@@ -1,0 +1,183 @@
+"""One synthetic end face: image + its full enriched `EndfaceReport`, graded by the IEC rules.
+
+>>> from fibervlm.synth import sample_endface
+>>> image, report = sample_endface(seed=0, index=3)
+>>> image.shape, report.pass_fail in ("PASS", "FAIL")
+((480, 640), True)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from fibervlm import __version__
+from fibervlm.grading import GradingTable, grade_report_fields, table_for_profile
+from fibervlm.schemas import LINEAR_TYPES, Defect, EndfaceReport, Provenance, RuleViolation, ZoneGeometry
+from fibervlm.synth.config import SynthConfig
+from fibervlm.synth.defects import (
+    Canvas,
+    draw_chip,
+    draw_crack,
+    draw_dig,
+    draw_particle,
+    draw_scratch,
+    draw_smear,
+)
+from fibervlm.synth.face import (
+    FaceGeometry,
+    expose,
+    render_clean_face,
+    sample_geometry,
+    sample_optics,
+    sample_tones,
+)
+
+PROFILES = ("sm-pc", "sm-apc", "mm-pc")
+EXPLANATION_MAX_CHARS = 200  # what the VLM contract allows, so labels can be training targets
+
+
+def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
+    names = sorted(weights)  # sorted: the draw must not depend on the YAML's key order
+    p = np.array([weights[n] for n in names], dtype=float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _zone_radii_um(table: GradingTable, zone: str) -> tuple[float, float]:
+    rule = next(z for z in table.zones if z.zone == zone)
+    return rule.inner_diameter_um / 2, rule.outer_diameter_um / 2
+
+
+def _draw_one(
+    rng: np.random.Generator, canvas: Canvas, table: GradingTable, config: SynthConfig
+) -> Defect | None:
+    kind = _pick(rng, config.type_weights)
+    zone = _pick(rng, config.zone_weights)
+    radii_um = _zone_radii_um(table, zone)
+    inner = zone in ("A", "B")
+    sizes = config.sizes
+
+    def size(band: tuple[float, float]) -> float:
+        return round(float(rng.uniform(*band)), 2)
+
+    if kind == "scratch":
+        bright = bool(rng.random() < config.bright_scratch_fraction)
+        return draw_scratch(
+            rng,
+            canvas,
+            radii_um,
+            width_um=size(sizes.scratch_width_um),
+            length_um=size(sizes.scratch_length_um),
+            bright=bright,
+            bow_frac=config.scratch_bow_frac,
+        )
+    if kind == "crack":
+        return draw_crack(
+            rng, canvas, radii_um, width_um=size(sizes.crack_width_um), length_um=size(sizes.crack_length_um)
+        )
+    if kind == "dig":
+        return draw_dig(
+            rng, canvas, radii_um, size(sizes.dig_diameter_um if inner else sizes.dig_diameter_outer_um)
+        )
+    if kind == "chip":
+        return draw_chip(rng, canvas, size(sizes.chip_radius_um))
+    if rng.random() < config.smear_fraction:
+        return draw_smear(rng, canvas, radii_um, size(sizes.smear_length_um))
+    diameter_um = size(sizes.particle_diameter_um if inner else sizes.particle_diameter_outer_um)
+    return draw_particle(rng, canvas, radii_um, diameter_um)
+
+
+def draw_defects(
+    rng: np.random.Generator,
+    reflectance: np.ndarray,
+    geometry: FaceGeometry,
+    table: GradingTable,
+    config: SynthConfig,
+) -> list[Defect]:
+    """Draw a random set of defects into `reflectance` (in place); their labels, zones not yet set."""
+    if rng.random() < config.clean_fraction:
+        return []
+    canvas = Canvas(reflectance, geometry)
+    count = int(rng.integers(config.defects_per_face[0], config.defects_per_face[1] + 1))
+    drawn = (_draw_one(rng, canvas, table, config) for _ in range(count))
+    return [d for d in drawn if d is not None]
+
+
+def severity_of(defect: Defect, table: GradingTable) -> str:
+    """critical: forbidden at any count here; high: counted against a limit; else by zone."""
+    rule = next((z for z in table.zones if z.zone == defect.zone), None)
+    if rule is None:
+        return "low"
+    bands = rule.scratches if defect.type in LINEAR_TYPES else rule.defects
+    band = next((b for b in bands if b.contains(defect.size_um)), None)
+    if band is not None and band.max_count == 0:
+        return "critical"
+    if band is not None and band.max_count is not None:
+        return "high"
+    return "medium" if defect.zone in ("A", "B") else "low"
+
+
+def explain(defects: list[Defect], violations: list[RuleViolation], profile: str) -> str:
+    """One short sentence from the verdict (what a good VLM answer would say)."""
+    if violations:
+        more = f" (+{len(violations) - 1} more rule(s))" if len(violations) > 1 else ""
+        text = f"FAIL ({profile}): {violations[0].message}{more}."
+    elif defects:
+        counts = Counter(d.type for d in defects)
+        listing = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        text = f"PASS ({profile}): {len(defects)} defect(s) ({listing}), all within IEC 61300-3-35 limits."
+    else:
+        text = f"PASS ({profile}): clean end face, no defects."
+    return text[:EXPLANATION_MAX_CHARS]
+
+
+def build_report(defects: list[Defect], geometry: FaceGeometry, *, profile: str) -> EndfaceReport:
+    """Grade the defects against the profile's table; the report's verdict is exactly grade()'s."""
+    table = table_for_profile(profile)
+    zones = ZoneGeometry(
+        center_px=[geometry.center_x, geometry.center_y],
+        core_radius_px=geometry.core_radius_px,
+        cladding_radius_px=geometry.cladding_radius_px,
+        um_per_px=geometry.um_per_px,
+    )
+    fields = grade_report_fields(defects, zones, table)
+    graded = [d.model_copy(update={"severity": severity_of(d, table)}) for d in fields.pop("defects")]
+    return EndfaceReport(
+        width=geometry.width,
+        height=geometry.height,
+        profile=profile,  # type: ignore[arg-type]
+        defects=graded,
+        zones=zones,
+        explanation=explain(graded, fields["violations"], profile),
+        provenance=Provenance(
+            task="endface", model_id="synth", grading_table=table.id, fibervlm_version=__version__
+        ),
+        **fields,
+    )
+
+
+def render_endface(
+    rng: np.random.Generator, *, profile: str, config: SynthConfig
+) -> tuple[np.ndarray, EndfaceReport]:
+    """Render one end face with `rng`: a uint8 (H, W) grayscale image and its graded report."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown fibre profile {profile!r}; known: {', '.join(PROFILES)}")
+    multimode = profile.startswith("mm")
+    core_um = float(rng.choice(config.mm_core_diameters_um)) if multimode else config.sm_core_diameter_um
+    geometry = sample_geometry(rng, core_diameter_um=core_um, config=config)
+    tones = sample_tones(rng, multimode=multimode)
+    reflectance = render_clean_face(rng, geometry, tones, multimode=multimode)
+    defects = draw_defects(rng, reflectance, geometry, table_for_profile(profile), config)
+    image = expose(rng, reflectance, sample_optics(rng, config=config, angled=profile == "sm-apc"))
+    return image, build_report(defects, geometry, profile=profile)
+
+
+def sample_endface(
+    seed: int, index: int, *, profile: str | None = None, config: SynthConfig | None = None
+) -> tuple[np.ndarray, EndfaceReport]:
+    """Image `index` of the data set `seed`: the same pair gives the same bytes, whatever else ran."""
+    config = config or SynthConfig()
+    rng = np.random.default_rng([seed, index])
+    profile = profile or _pick(rng, config.profile_weights)
+    return render_endface(rng, profile=profile, config=config)
