@@ -1,0 +1,42 @@
+"""The VLM core: presets, loading (base + LoRA), prompting, constrained JSON decoding, batched inference.
+
+Knows nothing of Ray, pipelines or Serve. torch/transformers are imported when a model is loaded.
+
+    >>> from fibervlm.vlm import VlmPredictor, to_defects                  # doctest: +SKIP
+    >>> predictor = VlmPredictor("tiny-qwen2-vl", batch_size=8)            # doctest: +SKIP
+    >>> results = predictor(images, contexts)                              # doctest: +SKIP
+"""
+
+from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest
+from fibervlm.vlm.constrained import GrammarCache, parse_answer
+from fibervlm.vlm.loading import LoadedVlm, ModelLoadError, load_model
+from fibervlm.vlm.predictor import VlmPredictor, VlmResult, to_defects
+from fibervlm.vlm.presets import FAMILIES, ModelPreset, UnknownPresetError, load_preset, preset_names
+from fibervlm.vlm.prompting import ImageError, build_messages, format_context, render_prompt, zone_crops
+from fibervlm.vlm.tiny import build_tiny
+
+__all__ = [
+    "FAMILIES",
+    "Generation",
+    "GrammarCache",
+    "ImageError",
+    "LoadedVlm",
+    "ModelLoadError",
+    "ModelPreset",
+    "TransformersBackend",
+    "UnknownPresetError",
+    "VlmBackend",
+    "VlmPredictor",
+    "VlmRequest",
+    "VlmResult",
+    "build_messages",
+    "build_tiny",
+    "format_context",
+    "load_model",
+    "load_preset",
+    "parse_answer",
+    "preset_names",
+    "render_prompt",
+    "to_defects",
+    "zone_crops",
+]

@@ -1,0 +1,145 @@
+"""The inference backend interface and its transformers implementation.
+
+Callers (`VlmPredictor`, hence the pipeline and Serve) see only `VlmBackend.generate`; a vLLM or
+`ray.data.llm` backend can be added beside `TransformersBackend` without touching them.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from fibervlm.vlm.constrained import GrammarCache
+from fibervlm.vlm.loading import LoadedVlm
+
+_NESTED_IMAGES = ("mllama", "gemma3")  # these processors take [[img, ...], [img, ...]] per batch
+
+
+@dataclass(frozen=True)
+class VlmRequest:
+    """One row: chat messages (images as `{"type": "image"}` placeholders) and its images, in order."""
+
+    messages: list[dict[str, Any]]
+    images: list[Image.Image]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One row's answer: decoded text, generated tokens, and the (w, h) of the image the model saw."""
+
+    text: str
+    n_tokens: int
+    model_input_size: tuple[int, int]
+    stopped: bool = True  # False: cut at max_new_tokens before a stop token
+
+
+class VlmBackend(ABC):
+    """Generates answers for a batch of requests, optionally constrained by a JSON Schema."""
+
+    model_id: str
+
+    @abstractmethod
+    def generate(
+        self, requests: list[VlmRequest], *, schema: dict[str, Any] | None, max_new_tokens: int
+    ) -> list[Generation]:
+        """Greedy answers, one per request, in order."""
+
+
+class TransformersBackend(VlmBackend):
+    """`model.generate` on a left-padded batch through the processor; xgrammar for the constraint."""
+
+    def __init__(self, loaded: LoadedVlm) -> None:
+        self.loaded = loaded
+        self.model_id = loaded.preset.model_id or loaded.preset.name
+        self._stop_ids = _stop_token_ids(loaded)
+        self._grammars: GrammarCache | None = None  # compiled lazily: unconstrained runs never pay for it
+
+    def generate(
+        self, requests: list[VlmRequest], *, schema: dict[str, Any] | None, max_new_tokens: int
+    ) -> list[Generation]:
+        import torch
+
+        inputs = self._encode(requests)
+        processors = [self._grammar().logits_processor(schema)] if schema is not None else []
+        with torch.inference_mode():
+            output = self.loaded.model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=processors,
+                eos_token_id=self._stop_ids,
+                pad_token_id=self.loaded.tokenizer.pad_token_id,
+            )
+        new_ids = output[:, inputs["input_ids"].shape[1] :]
+        sizes = self._input_sizes(inputs, len(requests))
+        return [self._decode(row, size) for row, size in zip(new_ids.tolist(), sizes, strict=True)]
+
+    def _grammar(self) -> GrammarCache:
+        if self._grammars is None:
+            self._grammars = GrammarCache(
+                self.loaded.tokenizer, vocab_size=self.loaded.vocab_size, stop_token_ids=self._stop_ids
+            )
+        return self._grammars
+
+    def _encode(self, requests: list[VlmRequest]) -> Any:
+        processor = self.loaded.processor
+        texts = [
+            processor.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
+        if self.loaded.preset.family in _NESTED_IMAGES:
+            images: list[Any] = [r.images for r in requests]
+        else:
+            images = [img for r in requests for img in r.images]
+        inputs = processor(text=texts, images=images, padding=True, return_tensors="pt")
+        return inputs.to(self.loaded.device)
+
+    def _decode(self, token_ids: list[int], size: tuple[int, int]) -> Generation:
+        n_tokens, stopped = len(token_ids), False
+        for i, token in enumerate(token_ids):
+            if token in self._stop_ids:
+                n_tokens, stopped = i + 1, True  # the stop token counts; padding after it does not
+                break
+        text = self.loaded.tokenizer.decode(token_ids[:n_tokens], skip_special_tokens=True)
+        return Generation(text=text, n_tokens=n_tokens, model_input_size=size, stopped=stopped)
+
+    def _input_sizes(self, inputs: Any, n_rows: int) -> list[tuple[int, int]]:
+        """(width, height) of the first image each row's model saw, after the processor's resize."""
+        family = self.loaded.preset.family
+        image_processor = self.loaded.processor.image_processor
+        if family in ("qwen2_vl", "qwen2_5_vl"):
+            patch_px = image_processor.patch_size
+            grids = inputs["image_grid_thw"].tolist()  # (t, h, w) in patches, one per image, rows in order
+            per_row = len(grids) // n_rows
+            return [
+                (grids[i * per_row][2] * patch_px, grids[i * per_row][1] * patch_px) for i in range(n_rows)
+            ]
+        if family == "mllama":
+            from transformers.models.mllama.image_processing_mllama import get_all_supported_aspect_ratios
+
+            tile_h, tile_w = inputs["pixel_values"].shape[-2:]
+            layouts = get_all_supported_aspect_ratios(image_processor.max_image_tiles)
+            ids = inputs["aspect_ratio_ids"][:, 0].tolist()  # 1-based index of (rows, cols) of tiles
+            return [(layouts[i - 1][1] * int(tile_w), layouts[i - 1][0] * int(tile_h)) for i in ids]
+        height, width = inputs["pixel_values"].shape[-2:]
+        return [(int(width), int(height))] * n_rows
+
+
+def _stop_token_ids(loaded: LoadedVlm) -> list[int]:
+    """The generation config's eos ids (a list in chat models), else the tokenizer's eos."""
+    eos = loaded.model.generation_config.eos_token_id
+    ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    if not ids and loaded.tokenizer.eos_token_id is not None:
+        ids = [loaded.tokenizer.eos_token_id]
+    return [int(i) for i in ids]
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """(result, wall milliseconds)."""
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, (time.perf_counter() - start) * 1000.0

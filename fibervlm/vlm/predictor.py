@@ -1,0 +1,188 @@
+"""`VlmPredictor`: images (+ optional stage-1 context) in, one validated `VlmResult` per image out.
+
+Stateful and batch-in/batch-out, so the same object serves a Ray Data stage (`__init__` loads once),
+Serve and the CLI. Deterministic for a given model, input and settings (greedy decoding).
+
+    >>> predictor = VlmPredictor("tiny-qwen2-vl", batch_size=8)            # doctest: +SKIP
+    >>> [result] = predictor([image], ["Detected: dig at [40, 52, 6, 6]"])  # doctest: +SKIP
+    >>> result.valid, to_defects(result, original_size=(640, 480), um_per_px=0.5)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from fibervlm.schemas import LINEAR_TYPES, Defect, VlmReport
+from fibervlm.tasks import Task, get_task
+from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest, timed
+from fibervlm.vlm.constrained import parse_answer
+from fibervlm.vlm.loading import Quantization, load_model
+from fibervlm.vlm.presets import ModelPreset, load_preset
+from fibervlm.vlm.prompting import ImageError, build_messages, to_pil
+
+
+class VlmResult(BaseModel):
+    """One image's answer. `valid` is schema validity BEFORE any repair; invalid answers keep `raw`."""
+
+    report: VlmReport | None = Field(default=None, description="The parsed answer when it validates.")
+    raw: str = Field(default="", description="The decoded answer, as generated.")
+    valid: bool = Field(default=False, description="Parsed and validated against the task's schema.")
+    error: str | None = Field(default=None, description="Why there is no report (bad image, invalid answer).")
+    n_tokens: int = Field(default=0, ge=0, description="Generated tokens, stop token included.")
+    latency_ms: float = Field(default=0.0, ge=0, description="Wall time of the batch this image was in.")
+    model_input_size: tuple[int, int] | None = Field(
+        default=None, description="(width, height) of the image the model saw, after the processor's resize."
+    )
+    original_size: tuple[int, int] | None = Field(
+        default=None, description="(width, height) of the input image."
+    )
+
+
+class VlmPredictor:
+    """Loads a preset once; `__call__` answers a list of images in batches of `batch_size`."""
+
+    def __init__(
+        self,
+        preset: ModelPreset | str,
+        *,
+        task: str = "endface",
+        adapter: str | Path | None = None,
+        quantization: Quantization | None = None,
+        device: str | None = None,
+        batch_size: int = 8,
+        constrained: bool = True,
+        max_new_tokens: int | None = None,
+        num_threads: int | None = None,
+        backend: VlmBackend | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+        if num_threads is not None:
+            import torch
+
+            torch.set_num_threads(num_threads)  # Ray actors: one thread each, or they fight over cores
+        self.preset = load_preset(preset) if isinstance(preset, str) else preset
+        self.task: Task = get_task(task)
+        self.batch_size = batch_size
+        self.constrained = constrained
+        self.max_new_tokens = max_new_tokens or self.preset.max_new_tokens
+        if backend is None:
+            loaded = load_model(self.preset, adapter=adapter, quantization=quantization, device=device)
+            backend = TransformersBackend(loaded)
+            self.adapter_id = loaded.adapter_id
+        else:
+            self.adapter_id = None
+        self.backend = backend
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    @property
+    def provenance(self) -> dict[str, str | None]:
+        """The identifiers a report records: model, adapter, prompt and schema versions."""
+        return {
+            "model_id": self.model_id,
+            "adapter_id": self.adapter_id,
+            "prompt_hash": self.task.prompt_hash,
+            "schema_hash": self.task.schema_hash,
+        }
+
+    def __call__(
+        self, images: Sequence[Any], contexts: Sequence[str | None] | None = None
+    ) -> list[VlmResult]:
+        if contexts is not None and len(contexts) != len(images):
+            raise ValueError(f"{len(images)} images but {len(contexts)} contexts")
+        contexts = list(contexts) if contexts is not None else [None] * len(images)
+        results: list[VlmResult] = []
+        for start in range(0, len(images), self.batch_size):
+            stop = start + self.batch_size
+            results += self._batch(list(images[start:stop]), contexts[start:stop], first_row=start)
+        return results
+
+    def _batch(self, images: list[Any], contexts: list[str | None], first_row: int) -> list[VlmResult]:
+        """Bad images become error rows; the others are answered together."""
+        results: list[VlmResult | None] = [None] * len(images)
+        requests: list[VlmRequest] = []
+        positions: list[int] = []
+        for i, (image, context) in enumerate(zip(images, contexts, strict=True)):
+            try:
+                pil = to_pil(image, row=first_row + i)
+            except ImageError as error:
+                results[i] = VlmResult(error=str(error))
+                continue
+            requests.append(VlmRequest(build_messages(self.task.prompt, context), [pil]))
+            positions.append(i)
+        if requests:
+            for i, result in zip(
+                positions, self._answer(requests, [first_row + i for i in positions]), strict=True
+            ):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _answer(self, requests: list[VlmRequest], rows: list[int]) -> list[VlmResult]:
+        """Answer a batch; if it fails, answer row by row so that only the guilty rows carry the error."""
+        schema = self.task.json_schema if self.constrained else None
+        try:
+            generations, batch_ms = timed(
+                self.backend.generate, requests, schema=schema, max_new_tokens=self.max_new_tokens
+            )
+        except Exception as error:
+            if len(requests) == 1:
+                return [VlmResult(error=f"row {rows[0]}: {type(error).__name__}: {error}")]
+            return [self._answer([request], [row])[0] for request, row in zip(requests, rows, strict=True)]
+        return [
+            self._result(generation, request.images[0].size, batch_ms)
+            for request, generation in zip(requests, generations, strict=True)
+        ]
+
+    def _result(self, generation: Generation, original_size: tuple[int, int], batch_ms: float) -> VlmResult:
+        parsed = parse_answer(generation.text, self.task.output_model)
+        error = parsed.error
+        if error and not generation.stopped:
+            error += f" (cut at max_new_tokens={self.max_new_tokens})"
+        return VlmResult(
+            report=parsed.report if isinstance(parsed.report, VlmReport) else None,
+            raw=generation.text,
+            valid=parsed.valid,
+            error=error,
+            n_tokens=generation.n_tokens,
+            latency_ms=batch_ms,
+            model_input_size=generation.model_input_size,
+            original_size=original_size,
+        )
+
+
+def to_defects(
+    result: VlmResult, *, preset: ModelPreset, um_per_px: float, confidence: float = 0.5
+) -> list[Defect]:
+    """The result's defects in pixels of the ORIGINAL image (`source="vlm"`), sizes estimated from boxes.
+
+    Linear defects (scratch, crack) get their width from the box's short side (exact for axis-aligned
+    ones, an overestimate for diagonal ones, so grading errs on the strict side) and their length
+    from the box diagonal; other defects get the box's long side as diameter.
+    """
+    if result.report is None or result.original_size is None or result.model_input_size is None:
+        return []
+    defects = []
+    for vlm_defect in result.report.defects:
+        bbox_px = preset.to_pixel_bbox(vlm_defect.bbox, result.original_size, result.model_input_size)
+        w_px, h_px = bbox_px[2], bbox_px[3]
+        linear = vlm_defect.type in LINEAR_TYPES
+        defects.append(
+            Defect(
+                type=vlm_defect.type,
+                bbox=bbox_px,
+                severity=vlm_defect.severity,
+                size_um=(min(w_px, h_px) if linear else max(w_px, h_px)) * um_per_px,
+                length_um=math.hypot(w_px, h_px) * um_per_px if linear else None,
+                source="vlm",
+                confidence=confidence,
+            )
+        )
+    return defects
