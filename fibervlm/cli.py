@@ -165,6 +165,23 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fibervlm.serve.runner import run_local
+
+    return run_local(args.config, args.set)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the promoted model on local Ray (Ray Serve, 127.0.0.1)")
+    p.add_argument(
+        "--config", default="configs/serve.yaml", help="a Serve config file (serve run / serve deploy format)"
+    )
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override an app argument (repeatable)"
+    )
+    p.set_defaults(func=cmd_serve)
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic end faces with exact ground truth")
     p.add_argument("--out", required=True, help="output folder")
@@ -202,6 +219,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_inspect,
     _add_eval,
     _add_export,
+    _add_serve,
 ]
 
 

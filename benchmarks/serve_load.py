@@ -1,0 +1,186 @@
+"""Load test of the online endpoint: p50/p95 latency and requests/s, batching on vs off.
+
+    nice -n 10 .venv/bin/python benchmarks/serve_load.py --duration-s 15 --out /tmp/serve_load.json
+
+Deploys configs/serve.yaml on a local Ray (127.0.0.1, one model replica so that only batching differs)
+with a throw-away registry holding the tiny Qwen2-VL model, then drives POST /v1/inspect with 1, 8 and
+32 concurrent clients, first with `@serve.batch` at max_batch_size 8, then at 1 (batching off).
+The clients run in this process, on the same cores as the service: numbers are for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sample_pngs(n: int, width_px: int, height_px: int) -> list[bytes]:
+    import io
+
+    from PIL import Image
+
+    from fibervlm.synth import SynthConfig, sample_endface
+
+    # The cladding (125 µm) must fit the frame: coarser scale for smaller frames.
+    um_per_px = 125 / (0.6 * min(width_px, height_px))
+    config = SynthConfig(width_px=width_px, height_px=height_px, um_per_px=(um_per_px, um_per_px * 1.1))
+    pngs = []
+    for index in range(n):
+        buffer = io.BytesIO()
+        Image.fromarray(sample_endface(seed=5, index=index, profile="sm-pc", config=config)[0]).save(
+            buffer, "PNG"
+        )
+        pngs.append(buffer.getvalue())
+    return pngs
+
+
+def make_registry() -> str:
+    from fibervlm.registry import promote, publish
+    from fibervlm.vlm import build_tiny
+
+    root = tempfile.mkdtemp(prefix="fibervlm-bench-registry-")
+    manifest = {"base_model": "tiny-qwen2-vl", "data_snapshot": "bench", "git_revision": "bench"}
+    version = publish(root, "endface", metrics={"pass_fail_accuracy": 0.5}, manifest=manifest,
+                      source_dir=build_tiny("qwen2_vl"))  # fmt: skip
+    promote(root, "endface", version)
+    return root
+
+
+async def drive(url: str, pngs: list[bytes], clients: int, duration_s: float) -> dict[str, float]:
+    """`clients` loops posting images back to back for `duration_s`; latency of every completed request."""
+    latencies_ms: list[float] = []
+    batch_sizes: list[int] = []
+    errors = 0
+    stop_at = time.perf_counter() + duration_s
+
+    async def client(http: httpx.AsyncClient, offset: int) -> None:
+        nonlocal errors
+        i = offset
+        while time.perf_counter() < stop_at:
+            files = {"image": ("face.png", pngs[i % len(pngs)], "image/png")}
+            start = time.perf_counter()
+            response = await http.post("/v1/inspect", files=files)
+            if response.status_code == 200:
+                latencies_ms.append((time.perf_counter() - start) * 1000)
+                batch_sizes.append(response.json()["served"]["batch_size"])
+            else:
+                errors += 1
+            i += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=900, limits=limits) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(http, k) for k in range(clients)))
+        elapsed_s = time.perf_counter() - began
+    ordered = sorted(latencies_ms)
+    return {
+        "clients": clients,
+        "requests": len(ordered),
+        "errors": errors,
+        "rps": round(len(ordered) / elapsed_s, 2),
+        "p50_ms": round(statistics.median(ordered), 1) if ordered else float("nan"),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1) if ordered else float("nan"),
+        "mean_batch": round(statistics.fmean(batch_sizes), 2) if batch_sizes else 0.0,
+    }
+
+
+def start_ray(attempts: int = 3) -> None:
+    """A local Ray; on a crowded host the raylet may miss Ray's fixed 30 s start window, so retry."""
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+            return
+        except Exception as error:
+            if attempt == attempts:
+                raise
+            print(f"ray.init failed ({error}); retrying", flush=True)
+            ray.shutdown()
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    import ray
+    from ray import serve
+
+    from fibervlm.serve.runner import deploy, load_serve_file, with_port
+
+    root = make_registry()
+    pngs = sample_pngs(4, args.width_px, args.height_px)
+    start_ray()
+    results = []
+    port = free_port()  # one port for both phases: Serve keeps its first http_options
+    try:
+        for label, batch_size in (("on", args.max_batch_size), ("off", 1)):
+            overrides = [
+                f"registry_root={root}",
+                "api_key_env=",
+                f"batching.max_batch_size={batch_size}",
+                f"batching.batch_wait_timeout_s={args.batch_wait_s}",
+                "autoscaling.min_replicas=1",
+                "autoscaling.max_replicas=1",
+                f"inspector.vlm.max_new_tokens={args.max_new_tokens}",
+                "limits.request_timeout_s=600",
+            ]
+            url = deploy(with_port(load_serve_file(REPO_ROOT / "configs" / "serve.yaml", overrides), port))
+            asyncio.run(drive(url, pngs, clients=4, duration_s=args.warmup_s))  # load, JIT, caches
+            for clients in args.concurrency:
+                row = {"batching": label, "max_batch_size": batch_size,
+                       **asyncio.run(drive(url, pngs, clients, args.duration_s))}  # fmt: skip
+                print(json.dumps(row), flush=True)
+                results.append(row)
+            histogram = httpx.get(f"{url}/v1/models", timeout=60).json()["batch_sizes"]
+            print(json.dumps({"batching": label, "batch_size_histogram": histogram}), flush=True)
+            serve.delete("fibervlm")
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration-s", type=float, default=15.0, help="measured seconds per concurrency level"
+    )
+    parser.add_argument("--warmup-s", type=float, default=5.0, help="unmeasured seconds after each deploy")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients")
+    parser.add_argument("--max-batch-size", type=int, default=8, help="max_batch_size with batching on")
+    parser.add_argument("--batch-wait-s", type=float, default=0.1, help="batch_wait_timeout_s")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="VLM answer budget (tokens)")
+    parser.add_argument("--width-px", type=int, default=640, help="synthetic image width")
+    parser.add_argument("--height-px", type=int, default=480, help="synthetic image height")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results = run(args)
+    print("\n| batching | clients | requests | req/s | p50 ms | p95 ms | mean batch |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['batching']} | {r['clients']} | {r['requests']} | {r['rps']} | {r['p50_ms']} | "
+              f"{r['p95_ms']} | {r['mean_batch']} |")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Typed config of the online endpoint; `configs/serve.yaml` loads into `ServeConfig`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+
+from fibervlm.config import Config
+from fibervlm.paths import REPO_ROOT
+
+
+class LimitsConfig(Config):
+    """What a request may be; everything beyond is refused with a 4xx before it reaches a model."""
+
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        gt=0,
+        description="Largest request body (bytes), by Content-Length and while reading.",
+    )
+    max_image_pixels: int = Field(
+        default=25_000_000,
+        gt=0,
+        description="Largest image (width × height), read from its header before decoding.",
+    )
+    min_image_side_px: int = Field(
+        default=16, gt=0, description="Smallest image side (pixels) worth inspecting."
+    )
+    max_batch_images: int = Field(default=8, gt=0, description="Most images in one /v1/inspect/batch call.")
+    image_content_types: list[str] = Field(
+        default=["image/png", "image/jpeg", "image/tiff", "image/bmp", "application/octet-stream"],
+        description="Content types accepted for an uploaded image part (the bytes are still checked).",
+    )
+    request_timeout_s: float = Field(
+        default=30.0, gt=0, description="A request the model has not answered after this long gets a 503."
+    )
+
+
+class BatchingConfig(Config):
+    """How the model replica groups concurrent requests (`@serve.batch`)."""
+
+    max_batch_size: int = Field(default=8, ge=1, description="Most images per Inspector.inspect call.")
+    batch_wait_timeout_s: float = Field(
+        default=0.1,
+        ge=0,
+        description="How long the first request of a batch waits for company (seconds). Serve forms the "
+        "next batch this long after its first arrival, even while the previous batch still runs, so a "
+        "wait much shorter than the gaps between arrivals gives batches of one.",
+    )
+
+
+class AutoscalingConfig(Config):
+    """Model replicas (Serve `autoscaling_config`): scale on requests in flight per replica."""
+
+    min_replicas: int = Field(default=1, ge=0, description="Replicas kept warm even without traffic.")
+    max_replicas: int = Field(default=2, ge=1, description="Upper bound on model replicas.")
+    target_ongoing_requests: float = Field(
+        default=16, gt=0, description="Requests in flight per replica the autoscaler aims at."
+    )
+    upscale_delay_s: float = Field(
+        default=5.0, ge=0, description="Sustained load needed before adding a replica."
+    )
+    downscale_delay_s: float = Field(default=60.0, ge=0, description="Idle time before removing a replica.")
+
+    def to_serve(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class ServeConfig(Config):
+    """The application's arguments (`args:` of `fibervlm.serve.app:build_app` in a Serve config file).
+
+    Where it listens (`http_options`) and its name and route prefix are Serve's own config keys.
+    """
+
+    task: str = Field(default="endface", description="Registry task whose BEST version is served.")
+    registry_root: str = Field(
+        default=str(REPO_ROOT / "models" / "registry"),
+        description="Registry root (`<root>/<task>/<version>/`, `<task>/BEST`); a local folder.",
+    )
+    inspector: dict[str, Any] = Field(
+        default_factory=dict,
+        description="InspectorConfig fields (profile, um_per_px, detector / vlm / quality); the registry "
+        "version's checkpoint replaces the VLM weights.",
+    )
+    default_profile: Literal["sm-pc", "sm-apc", "mm-pc"] = Field(
+        default="sm-pc", description="Fibre profile graded against when a request names none."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="Required `X-API-Key` value; prefer `api_key_env` (keys in YAML leak)."
+    )
+    api_key_env: str | None = Field(
+        default="FIBERVLM_API_KEY",
+        description="Environment variable holding the API key; empty or unset with no `api_key`: no auth.",
+    )
+    api_key_header: str = Field(default="X-API-Key", description="Header that carries the API key.")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request limits.")
+    batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Request batching.")
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Model replicas.")
+    model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs reserved per model replica.")
+    ingress_num_cpus: float = Field(default=0.1, gt=0, description="CPUs reserved per HTTP ingress replica.")
+    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per model replica.")
+    registry_poll_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Also re-check `<task>/BEST` this often (seconds); 0: only on reconfigure.",
+    )
+
+    demo_model: bool = Field(
+        default=False,
+        description="`fibervlm serve` only: if nothing is promoted for the task, publish and promote the "
+        "bundled tiny demo VLM first, so a fresh checkout serves something.",
+    )
+
+    def resolved_api_key(self) -> str | None:
+        """The key requests must present, or None when auth is off. Never log the result."""
+        if self.api_key is not None and self.api_key.get_secret_value():
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        return None

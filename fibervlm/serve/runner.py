@@ -1,0 +1,162 @@
+"""Deploy the application from a Serve config file, the way `serve run configs/serve.yaml` does.
+
+The file is Ray Serve's own format (`http_options`, `applications:`); the application's `args:` are
+`ServeConfig` fields. Re-deploying the same file with a new `user_config` on the `InspectorModel`
+deployment updates the replicas in place (`reconfigure`): that is how a promotion goes live.
+
+    >>> schema = load_serve_file("configs/serve.yaml", ["registry_root=/tmp/registry"])  # doctest: +SKIP
+    >>> url = deploy(schema)                                                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ray import serve
+from ray.serve.schema import ServeDeploySchema
+
+from fibervlm.config import ConfigError, build_config, parse_overrides
+from fibervlm.serve.config import ServeConfig
+
+log = logging.getLogger(__name__)
+IMPORT_PATH = "fibervlm.serve.app:build_app"
+MODEL_DEPLOYMENT = "InspectorModel"
+
+
+def load_serve_file(path: str | Path, overrides: list[str] | None = None) -> ServeDeploySchema:
+    """Read a Serve config file; `overrides` (`KEY=VALUE`) apply to our application's `args`.
+
+    The args are validated as `ServeConfig` here, so a typo fails before anything starts.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    app = _our_app(data, str(path))
+    app["args"] = _merge(app.get("args") or {}, parse_overrides(overrides))
+    root = app["args"].get("registry_root")
+    if root and "://" not in root:  # replicas do not share our working directory
+        app["args"]["registry_root"] = str(Path(root).expanduser().resolve())
+    build_config(ServeConfig, app["args"], origin=f"{path}: applications[].args")
+    return ServeDeploySchema.model_validate(data)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merge(merged[key], value) if both_dicts else value
+    return merged
+
+
+def _our_app(data: Any, origin: str) -> dict[str, Any]:
+    apps = data.get("applications") if isinstance(data, dict) else None
+    ours = [a for a in apps or [] if a.get("import_path") == IMPORT_PATH]
+    if len(ours) != 1:
+        raise ConfigError(f"{origin}: needs exactly one application with import_path {IMPORT_PATH!r}")
+    return ours[0]
+
+
+def app_config(schema: ServeDeploySchema) -> ServeConfig:
+    """Our application's `ServeConfig` from a loaded Serve config file."""
+    [app] = [a for a in schema.applications if a.import_path == IMPORT_PATH]
+    return build_config(ServeConfig, app.args, origin="serve application args")
+
+
+def with_port(schema: ServeDeploySchema, port: int, host: str = "127.0.0.1") -> ServeDeploySchema:
+    data = schema.model_dump(exclude_unset=True)
+    data["http_options"] = {**data.get("http_options", {}), "host": host, "port": port}
+    return ServeDeploySchema.model_validate(data)
+
+
+def with_generation(schema: ServeDeploySchema, generation: int) -> ServeDeploySchema:
+    """The file with `InspectorModel.user_config.generation` set: applying it reloads BEST in place."""
+    data = copy.deepcopy(schema.model_dump(exclude_unset=True))
+    app = _our_app(data, "<schema>")
+    deployments = app.setdefault("deployments", [])
+    entry = next((d for d in deployments if d["name"] == MODEL_DEPLOYMENT), None)
+    if entry is None:
+        entry = {"name": MODEL_DEPLOYMENT}
+        deployments.append(entry)
+    entry["user_config"] = {**(entry.get("user_config") or {}), "generation": generation}
+    return ServeDeploySchema.model_validate(data)
+
+
+def base_url(schema: ServeDeploySchema) -> str:
+    app = _our_app(schema.model_dump(exclude_unset=True), "<schema>")
+    prefix = (app.get("route_prefix") or "/").rstrip("/")
+    return f"http://{schema.http_options.host}:{schema.http_options.port}{prefix}"
+
+
+def deploy(schema: ServeDeploySchema, *, timeout_s: float = 120.0) -> str:
+    """Start Serve on the connected Ray cluster (if needed) and apply `schema`; returns the base URL."""
+    serve.start(
+        http_options=schema.http_options.model_dump(exclude_unset=True), proxy_location=schema.proxy_location
+    )
+    client = serve.context._get_global_client()  # what `serve run <file>` uses to apply a config
+    assert client is not None, "serve.start did not leave a Serve client"
+    client.deploy_apps(schema, _blocking=False)
+    wait_running(timeout_s=timeout_s)
+    return base_url(schema)
+
+
+def wait_running(timeout_s: float) -> None:
+    """Block until every application is RUNNING; a failed deploy raises with Serve's message."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        apps = serve.status().applications
+        if apps and all(a.status == "RUNNING" for a in apps.values()):
+            return
+        failed = {n: a.message for n, a in apps.items() if a.status in ("DEPLOY_FAILED", "UNHEALTHY")}
+        if failed:
+            raise RuntimeError(f"Serve deploy failed: {failed}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"Serve not running after {timeout_s:g} s: {[a.status for a in apps.values()]}"
+            )
+        time.sleep(0.5)
+
+
+def ensure_demo_model(config: ServeConfig) -> str | None:
+    """Publish + promote the tiny demo VLM when `config.task` has no BEST yet; returns its version."""
+    from fibervlm.registry import best_version, promote, publish
+    from fibervlm.vlm import build_tiny
+
+    root = config.registry_root
+    if not config.demo_model or best_version(root, config.task) is not None:
+        return None
+    manifest = {"base_model": "tiny-qwen2-vl", "note": "random-weight demo model, not for grading"}
+    version = publish(
+        root,
+        config.task,
+        metrics={"pass_fail_accuracy": 0.0},
+        manifest=manifest,
+        source_dir=build_tiny("qwen2_vl"),
+    )
+    promote(root, config.task, version, force=True)
+    log.warning("published the demo model as %s/%s in %s", config.task, version, root)
+    return version
+
+
+def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus: int = 2) -> int:
+    """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until Ctrl-C."""
+    import ray
+
+    schema = load_serve_file(path, overrides)
+    ensure_demo_model(app_config(schema))
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
+    try:
+        url = deploy(schema)
+        print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -1,0 +1,71 @@
+"""Helpers of the Serve tests: ports, PNG bytes, registry versions, error assertions."""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+from PIL import Image
+
+API_KEY = "test-key-3f9a"  # a test secret; production keys come from FIBERVLM_API_KEY
+
+
+@dataclass
+class Served:
+    url: str
+    root: str
+    schema: Any  # ray.serve.schema.ServeDeploySchema, re-applied to promote
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A valid grayscale PNG of width × height black pixels, compressed row by row (~0.4 MB at 20000²)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor = zlib.compressobj(1)
+    rows = b"\x00" * (width + 1) * 100  # 100 rows: a filter byte + the pixels each
+    idat = b"".join(compressor.compress(rows) for _ in range(height // 100)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def publish_tiny(root: str, *, accuracy: float, snapshot: str = "synth-seed-0") -> str:
+    """Publish a tiny VLM of the real Qwen2-VL architecture as a registry version."""
+    from fibervlm.registry import publish
+    from fibervlm.vlm import build_tiny
+
+    manifest = {"base_model": "tiny-qwen2-vl", "data_snapshot": snapshot, "git_revision": "test"}
+    metrics = {"pass_fail_accuracy": accuracy}
+    return publish(root, "endface", metrics=metrics, manifest=manifest, source_dir=build_tiny("qwen2_vl"))
+
+
+def assert_still_serving(url: str) -> None:
+    assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def assert_error(response: httpx.Response, status: int, *words: str) -> None:
+    """A JSON error with the right status and a reason that says what was wrong."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status
+    for word in words:
+        assert word.lower() in body["error"].lower(), body["error"]

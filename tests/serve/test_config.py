@@ -1,0 +1,65 @@
+"""configs/serve.yaml is a valid Serve config file whose app args are a valid ServeConfig."""
+
+from __future__ import annotations
+
+import pytest
+from ray import serve
+
+from fibervlm.config import ConfigError
+from fibervlm.paths import REPO_ROOT
+from fibervlm.serve.app import build_app
+from fibervlm.serve.config import ServeConfig
+from fibervlm.serve.runner import app_config, base_url, load_serve_file, with_generation, with_port
+
+SERVE_YAML = REPO_ROOT / "configs" / "serve.yaml"
+
+
+def test_serve_yaml_loads_with_overrides() -> None:
+    schema = load_serve_file(SERVE_YAML, ["batching.max_batch_size=4", "registry_root=rel/registry"])
+    config = app_config(schema)
+    assert config.batching.max_batch_size == 4
+    assert config.registry_root.startswith("/")  # made absolute: replicas do not share our cwd
+    assert schema.http_options.host == "127.0.0.1"
+    assert base_url(with_port(schema, 4321)) == "http://127.0.0.1:4321"
+
+
+def test_unknown_key_is_refused_with_its_name() -> None:
+    with pytest.raises(ConfigError, match=r"batching\.max_batch"):
+        load_serve_file(SERVE_YAML, ["batching.max_batch=4"])
+
+
+def test_generation_bump_changes_only_the_user_config() -> None:
+    schema = load_serve_file(SERVE_YAML)
+    bumped = with_generation(schema, 7)
+    [deployment] = bumped.applications[0].deployments
+    assert deployment.user_config == {"generation": 7}
+    assert bumped.applications[0].args == schema.applications[0].args
+
+
+def test_api_key_from_environment_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIBERVLM_API_KEY", "s3cret-value")
+    config = ServeConfig()
+    assert config.resolved_api_key() == "s3cret-value"
+    assert ServeConfig(api_key="inline-key").resolved_api_key() == "inline-key"
+    assert "inline-key" not in repr(ServeConfig(api_key="inline-key"))
+    monkeypatch.delenv("FIBERVLM_API_KEY")
+    assert ServeConfig().resolved_api_key() is None
+
+
+def test_build_app_takes_serve_args() -> None:
+    app = build_app(load_serve_file(SERVE_YAML).applications[0].args)
+    assert isinstance(app, serve.Application)
+    with pytest.raises(ConfigError, match="nonsense"):
+        build_app({"nonsense": 1})
+
+
+def test_demo_model_is_published_once_into_an_empty_registry(tmp_path) -> None:
+    from fibervlm.registry import best_version, show
+    from fibervlm.serve.runner import ensure_demo_model
+
+    config = ServeConfig(registry_root=str(tmp_path), demo_model=True)
+    version = ensure_demo_model(config)
+    assert version is not None and best_version(str(tmp_path), "endface") == version
+    assert show(str(tmp_path), "endface").manifest["base_model"] == "tiny-qwen2-vl"
+    assert ensure_demo_model(config) is None  # something is promoted: left alone
+    assert ensure_demo_model(ServeConfig(registry_root=str(tmp_path / "other"))) is None  # off by default
