@@ -182,6 +182,54 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from fibervlm.pipeline import load_backfill_config, run_backfill
+
+    config = load_backfill_config(
+        args.config,
+        input=args.input,
+        output=args.output,
+        date=args.date,
+        overwrite=args.overwrite,
+        overrides=args.set,
+    )
+    manifest = run_backfill(config)
+    print(json.dumps({k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}, indent=2))
+    return 0
+
+
+def _add_backfill(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backfill", help="the nightly backfill on Ray Data: image shards to graded Parquet")
+    p.add_argument(
+        "--config", help="a BackfillConfig YAML (configs/backfill.yaml); default: built-in defaults"
+    )
+    p.add_argument("--input", help="input root: folder or s3://bucket/prefix")
+    p.add_argument("--output", help="output root: folder or s3://bucket/prefix")
+    p.add_argument("--date", help="the partition to process (YYYY-MM-DD)")
+    p.add_argument("--overwrite", action="store_true", help="redo the partition instead of resuming")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.set_defaults(func=cmd_backfill)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fibervlm.pipeline import run_demo
+
+    run_demo(args.out, shards=args.input, n=args.n, seed=args.seed, vlm=not args.no_vlm)
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo", help="the embedded default: synthetic shards, the whole backfill, an HTML report"
+    )
+    p.add_argument("--out", default="out/demo", help="where shards, Parquet and report.html go")
+    p.add_argument("--input", help="existing shards to use instead of rendering new ones")
+    p.add_argument("--n", type=int, default=48, help="how many synthetic images to render")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-vlm", action="store_true", help="classical (+ stage 1) only")
+    p.set_defaults(func=cmd_demo)
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic end faces with exact ground truth")
     p.add_argument("--out", required=True, help="output folder")
@@ -220,6 +268,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_eval,
     _add_export,
     _add_serve,
+    _add_backfill,
+    _add_demo,
 ]
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
 from fibervlm import __version__
 from fibervlm.config import Config
+from fibervlm.detect.config import DetectorConfig, QualityConfig
 from fibervlm.eval.matching import box_iou
 from fibervlm.grading import DEFAULT_EDITION, grade_report_fields, table_for_profile
 from fibervlm.mining import disagreement
@@ -74,12 +75,8 @@ class InspectorConfig(Config):
         default=None, gt=0, description="Pixel scale; None: calibrate on the cladding."
     )
     edition: str = Field(default=DEFAULT_EDITION, description="Grading tables: configs/grading/<edition>/.")
-    detector: Any | None = Field(
-        default=None, description="Stage-1 YOLO settings (fibervlm.detect.DetectorConfig) or None."
-    )
-    quality: Any | None = Field(
-        default=None, description="Quality classifier settings (fibervlm.detect.QualityConfig) or None."
-    )
+    detector: DetectorConfig | None = Field(default=None, description="Stage-1 YOLO settings, or None.")
+    quality: QualityConfig | None = Field(default=None, description="Quality classifier settings, or None.")
     vlm: VlmSettings | None = Field(
         default_factory=VlmSettings, description="VLM settings, or None for --no-vlm."
     )
