@@ -1,0 +1,28 @@
+"""Every YAML under configs/train/ loads into its typed config (unknown keys are refused)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fibervlm.config import ConfigError, load_config
+from fibervlm.paths import CONFIGS_DIR
+from fibervlm.train.config import TrainConfig
+from fibervlm.train.demo import DemoConfig, train_config
+
+
+@pytest.mark.parametrize("name", ["tiny-lora", "qwen2-vl-2b-lora"])
+def test_train_configs_load(name: str) -> None:
+    config = load_config(TrainConfig, CONFIGS_DIR / "train" / f"{name}.yaml")
+    assert config.strategy == "deepspeed" and config.method == "lora"
+    assert config.use_gpu == config.deepspeed_config.endswith("gpu.json")
+
+
+def test_demo_config_loads_and_its_train_section_is_a_train_config(tmp_path) -> None:
+    demo = load_config(DemoConfig, CONFIGS_DIR / "train" / "tiny-demo.yaml")
+    settings = train_config(demo, tmp_path / "base", tmp_path / "train.jsonl", tmp_path / "holdout")
+    assert settings.method == "full" and not settings.freeze_vision and settings.strategy == "ddp"
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'learning_rat'"):
+        load_config(TrainConfig, CONFIGS_DIR / "train" / "tiny-lora.yaml", overrides=["learning_rat=0.1"])
