@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -230,6 +231,65 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from fibervlm.config import load_config
+    from fibervlm.train import PreflightError, TrainConfig, run_train
+
+    try:
+        result = run_train(load_config(TrainConfig, args.config, args.set))
+    except PreflightError as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps(result.summary(), indent=2, default=str))
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="fine-tune a VLM on Ray Train (DeepSpeed ZeRO-3 or DDP, LoRA)")
+    p.add_argument("--config", required=True, help="a TrainConfig YAML (configs/train/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from fibervlm import registry
+
+    try:
+        rows = _registry_action(registry, args)
+    except registry.RegistryError as error:
+        raise CommandError(str(error)) from None
+    print(json.dumps(rows, indent=2, default=str))
+    return 0
+
+
+def _registry_action(registry: Any, args: argparse.Namespace) -> list[dict]:
+    from dataclasses import asdict
+
+    if args.action == "list":
+        rows = [asdict(v) for v in registry.list_versions(args.root, args.task)]
+    elif args.action == "show":
+        rows = [asdict(registry.show(args.root, args.task, args.version))]
+    else:
+        if not args.version:
+            raise CommandError("promote needs --version")
+        decision = registry.promote(
+            args.root, args.task, args.version, metric=args.metric, margin=args.margin, force=args.force
+        )
+        rows = [asdict(decision)]
+    return rows
+
+
+def _add_registry(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("registry", help="list, show or promote versioned checkpoints")
+    p.add_argument("action", choices=("list", "show", "promote"))
+    p.add_argument("--root", default="models/registry", help="registry root: folder or s3://bucket/prefix")
+    p.add_argument("--task", default="endface")
+    p.add_argument("--version", help="a version (show: default BEST; promote: required)")
+    p.add_argument("--metric", default="pass_fail_accuracy", help="hold-out metric that must improve")
+    p.add_argument("--margin", type=float, default=0.0, help="how much better the candidate must be")
+    p.add_argument("--force", action="store_true", help="promote even if not better")
+    p.set_defaults(func=cmd_registry)
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic end faces with exact ground truth")
     p.add_argument("--out", required=True, help="output folder")
@@ -270,6 +330,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_serve,
     _add_backfill,
     _add_demo,
+    _add_train,
+    _add_registry,
 ]
 
 

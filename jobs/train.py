@@ -23,15 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except PreflightError as error:
         print(error, file=sys.stderr)
         return 2
-    summary = {
-        "checkpoint": result.checkpoint,
-        "export": result.export_dir,
-        "train": result.train_metrics,
-        "holdout": result.holdout_metrics,
-        "version": result.registry_version,
-        "promoted": result.promoted,
-    }
-    print(json.dumps(summary, indent=2, default=str))
+    print(json.dumps(result.summary(), indent=2, default=str))
     return 0
 
 

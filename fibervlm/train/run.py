@@ -36,6 +36,17 @@ class TrainResult:
     registry_version: str | None = None
     promoted: bool | None = None
 
+    def summary(self) -> dict[str, Any]:
+        """What a job prints at the end (JSON-able)."""
+        return {
+            "checkpoint": self.checkpoint,
+            "export": self.export_dir,
+            "train": self.train_metrics,
+            "holdout": self.holdout_metrics,
+            "version": self.registry_version,
+            "promoted": self.promoted,
+        }
+
 
 def check_data(config: TrainConfig) -> PreflightReport:
     """Preflight on the driver, through the same encoder the workers use; raises on errors."""
