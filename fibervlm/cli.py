@@ -192,7 +192,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         output=args.output,
         date=args.date,
         overwrite=args.overwrite,
-        overrides=args.set,
+        overrides=args.overrides,
     )
     manifest = run_backfill(config)
     print(json.dumps({k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}, indent=2))
@@ -208,7 +208,7 @@ def _add_backfill(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", help="output root: folder or s3://bucket/prefix")
     p.add_argument("--date", help="the partition to process (YYYY-MM-DD)")
     p.add_argument("--overwrite", action="store_true", help="redo the partition instead of resuming")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides (vlm.max_actors=2)")
     p.set_defaults(func=cmd_backfill)
 
 
@@ -236,7 +236,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fibervlm.train import PreflightError, TrainConfig, run_train
 
     try:
-        result = run_train(load_config(TrainConfig, args.config, args.set))
+        result = run_train(load_config(TrainConfig, args.config, args.overrides))
     except PreflightError as error:
         raise CommandError(str(error)) from None
     print(json.dumps(result.summary(), indent=2, default=str))
@@ -246,7 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fine-tune a VLM on Ray Train (DeepSpeed ZeRO-3 or DDP, LoRA)")
     p.add_argument("--config", required=True, help="a TrainConfig YAML (configs/train/)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. max_steps=10")
     p.set_defaults(func=cmd_train)
 
 
