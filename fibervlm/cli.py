@@ -290,6 +290,37 @@ def _add_registry(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_registry)
 
 
+def cmd_detect_train(args: argparse.Namespace) -> int:
+    from fibervlm.detect import export_yolo_dataset, train_detector
+
+    data = Path(args.data)
+    if data.suffix == ".jsonl":  # synth / exported labels: convert to the YOLO layout first
+        data = export_yolo_dataset(labels=data, out=Path(args.out) / "dataset").data_yaml
+    weights = train_detector(
+        data=data,
+        out=Path(args.out),
+        model=args.model,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+    )
+    print(json.dumps({"weights": str(weights)}))
+    return 0
+
+
+def _add_detect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="stage-1 detector: train offline")
+    actions = p.add_subparsers(dest="action", required=True)
+    t = actions.add_parser("train", help="train a YOLO defect detector, fully offline")
+    t.add_argument("--data", required=True, help="an ultralytics data.yaml, or a labels.jsonl to convert")
+    t.add_argument("--model", default="yolo11n.yaml", help="a model YAML (random init) or a local .pt")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--imgsz", type=int, default=320)
+    t.add_argument("--batch", type=int, default=16)
+    t.add_argument("--out", default="runs/detect", help="where ultralytics writes the run")
+    t.set_defaults(func=cmd_detect_train)
+
+
 def _add_synth(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="render synthetic end faces with exact ground truth")
     p.add_argument("--out", required=True, help="output folder")
@@ -332,6 +363,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_demo,
     _add_train,
     _add_registry,
+    _add_detect,
 ]
 
 
