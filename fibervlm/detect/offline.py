@@ -10,7 +10,9 @@ What would otherwise reach the network, and what stops it:
 - `is_online()` probes, hub and GitHub asset downloads → `YOLO_OFFLINE=1`;
 - the Arial.ttf font fetched for plots and labels → a local TTF copied into the config dir;
 - telemetry (`sync`) and integrations (hub, wandb, mlflow, ...) → `settings.update(...)`;
-- the AMP check, which downloads yolo11n.pt → `amp=False` in every train call (see `yolo.py`).
+- the AMP check, which downloads yolo11n.pt → `amp=False` in every train call (see `yolo.py`);
+- its process-wide patch of `PIL.Image.open`, which on any unidentified image tries to pip-install
+  `pi-heif` (and then raises ModuleNotFoundError instead of PIL's error) → Pillow's own `open` restored.
 """
 
 from __future__ import annotations
@@ -76,4 +78,15 @@ def ultralytics_offline() -> ModuleType:
     import ultralytics
 
     ultralytics.settings.update({key: False for key in _OFF_SETTINGS if key in ultralytics.settings})
+    _restore_pillow_open()
     return ultralytics
+
+
+def _restore_pillow_open() -> None:
+    """Undo ultralytics' `Image.open` patch, so a non-image in the same process stays a clear decode error."""
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    original = getattr(patches, "_image_open", None)
+    if original is not None:
+        Image.open = original
