@@ -1,6 +1,7 @@
 """Importing ultralytics must not change how a bad upload fails elsewhere in the process."""
 
 import pytest
+
 from fibervlm.classical.io import ImageDecodeError, decode_image
 from fibervlm.detect.offline import ultralytics_offline
 
