@@ -25,7 +25,16 @@ from fibervlm.detect.config import DetectorConfig, QualityConfig
 from fibervlm.eval.matching import box_iou
 from fibervlm.grading import DEFAULT_EDITION, grade_report_fields, table_for_profile
 from fibervlm.mining import disagreement
-from fibervlm.schemas import Defect, EndfaceReport, FibreProfile, PassFail, Provenance, StrictModel, VlmReport
+from fibervlm.schemas import (
+    Defect,
+    EndfaceReport,
+    FibreProfile,
+    PassFail,
+    Provenance,
+    StrictModel,
+    VlmReport,
+    ZoneGeometry,
+)
 from fibervlm.tasks import get_task
 
 
@@ -107,6 +116,13 @@ class Inspection(StrictModel):
     provenance: Provenance = Field(default_factory=Provenance)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
+    @property
+    def zones(self) -> ZoneGeometry:
+        """The fibre's geometry; only rows past the classical step have one."""
+        if self.report is None:
+            raise ValueError(f"no fibre geometry: {self.error or 'the classical step has not run'}")
+        return self.report.zones
+
     def fail(self, stage: str, error: Exception | str) -> None:
         self.status, self.error = "error", f"{stage}: {error}"
 
@@ -163,7 +179,7 @@ class Inspector:
     ) -> Inspection:
         """Geometry + classical proposals, graded: the report every later step refines."""
         inspection = Inspection(
-            profile=profile or self.config.profile,  # type: ignore[arg-type]
+            profile=profile or self.config.profile,
             um_per_px=um_per_px or self.config.um_per_px,
             height=int(image.shape[0]),
             width=int(image.shape[1]),
@@ -184,14 +200,14 @@ class Inspector:
         imgs, todo = _live(images, inspections)
         if self.detector is not None and todo:
             with _timed(todo, "stage1"):
-                found = self.detector.predict(imgs, [ins.report.zones for ins in todo])  # type: ignore[union-attr]
+                found = self.detector.predict(imgs, [ins.zones for ins in todo])
             for ins, defects in zip(todo, found, strict=True):
                 ins.stage1 = defects
         if self.quality is not None and todo:
             with _timed(todo, "quality"):
                 verdicts = self.quality.predict(imgs)
             for ins, (label, confidence) in zip(todo, verdicts, strict=True):
-                ins.quality_label, ins.quality_confidence = label, confidence  # type: ignore[assignment]
+                ins.quality_label, ins.quality_confidence = label, confidence
 
     def add_vlm(self, images: Sequence[np.ndarray], inspections: Sequence[Inspection]) -> None:
         """The VLM's answer (told what geometry and stage 1 found) for the rows still ok."""
@@ -203,9 +219,7 @@ class Inspector:
         settings = self.config.vlm
         assert settings is not None
         contexts = [
-            format_context(ins.classical + (ins.stage1 or []), ins.report.zones)
-            if settings.stage1_context
-            else None  # type: ignore[union-attr]
+            format_context(ins.classical + (ins.stage1 or []), ins.zones) if settings.stage1_context else None
             for ins in todo
         ]
         with _timed(todo, "vlm"):
@@ -218,8 +232,8 @@ class Inspector:
             ins.vlm_defects = to_defects(
                 result,
                 preset=self.vlm.preset,
-                um_per_px=ins.report.zones.um_per_px,
-                confidence=settings.confidence,  # type: ignore[union-attr]
+                um_per_px=ins.zones.um_per_px,
+                confidence=settings.confidence,
             )
             ins.provenance.model_id = self.vlm.model_id
             ins.provenance.adapter_id = self.vlm.adapter_id

@@ -79,7 +79,7 @@ class ClassicalInspector:
         return EndfaceReport(
             width=image.shape[1],
             height=image.shape[0],
-            profile=profile,  # type: ignore[arg-type]
+            profile=profile,
             zones=fit.zones,
             explanation=_explain(fields, profile),
             provenance=Provenance(

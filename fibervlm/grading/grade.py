@@ -76,8 +76,8 @@ def grade(defects: Sequence[Defect], zones: ZoneGeometry, table: GradingTable | 
                     violations.append(
                         RuleViolation(
                             rule=f"{table.profile}/{rule.zone}/{kind}/{band.label}um",
-                            zone=rule.zone,  # type: ignore[arg-type]
-                            kind=kind,  # type: ignore[arg-type]
+                            zone=rule.zone,
+                            kind=kind,
                             count=count,
                             max_count=band.max_count,
                             message=(

@@ -67,7 +67,7 @@ def blob_label(kind: str, outline: np.ndarray, geometry: FaceGeometry) -> Defect
     """bbox of the outline, size = diameter of its smallest enclosing circle (IEC's defect size)."""
     low, high = outline.min(axis=0), outline.max(axis=0)
     return Defect(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         bbox=_round([low[0], low[1], high[0] - low[0], high[1] - low[1]]),
         size_um=round(enclosing_diameter_px(outline) * geometry.um_per_px, 2),
     )
@@ -81,7 +81,7 @@ def line_label(
     low, high = extent.min(axis=0) - half_width_px, extent.max(axis=0) + half_width_px
     low, high = np.maximum(low, 0), np.minimum(high, [geometry.width, geometry.height])
     return Defect(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         bbox=_round([low[0], low[1], high[0] - low[0], high[1] - low[1]]),
         line_px=_round([*path[0], *path[-1]]),
         size_um=width_um,

@@ -146,7 +146,7 @@ def build_report(defects: list[Defect], geometry: FaceGeometry, *, profile: str)
     return EndfaceReport(
         width=geometry.width,
         height=geometry.height,
-        profile=profile,  # type: ignore[arg-type]
+        profile=profile,
         defects=graded,
         zones=zones,
         explanation=explain(graded, fields["violations"], profile),
