@@ -1,4 +1,4 @@
-"""The one composition (classical → VLM → grade) on real tiny models: the path CLI, backfill and Serve share."""
+"""The one composition (classical → VLM → grade) on tiny models: the path CLI, backfill and Serve share."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ def inspector() -> Inspector:
 
 
 def test_inspect_grades_fused_defects_and_records_the_vlm(inspector):
-    face, label = sample_endface(seed=7, index=0, profile="sm-apc")
+    face, _ = sample_endface(seed=7, index=0, profile="sm-apc")
     blank = np.full((240, 320), 128, dtype=np.uint8)  # no fibre at all
     good, bad = inspector.inspect([face, blank], profiles=["sm-apc", None])
 
