@@ -57,10 +57,14 @@ class VlmSettings(Config):
 
 
 class FusionConfig(Config):
-    """Which proposals are graded: the rules decide PASS/FAIL on the fused defect list."""
+    """Which proposals are graded: the rules decide PASS/FAIL on the fused defect list.
+
+    The VLM's boxes are recorded and scored for disagreement by default, not graded: add "vlm" once a
+    fine-tuned model beats the classical stage on your hold-out (`fibervlm eval`).
+    """
 
     sources: list[Literal["classical", "yolo", "vlm"]] = Field(
-        default=["classical", "yolo", "vlm"], description="Sources whose defects are graded."
+        default=["classical", "yolo"], description="Sources whose defects are graded."
     )
     min_confidence: float = Field(
         default=0.5, ge=0, le=1, description="Proposals below this are recorded, not graded."
