@@ -178,7 +178,7 @@ def learned(metrics: dict[str, Any]) -> bool:
     )
 
 
-def _ship(export_dir: Path | None, out: Path, metrics: dict[str, Any]) -> None:
+def _ship(export_dir: str | Path | None, out: Path, metrics: dict[str, Any]) -> None:
     assert export_dir is not None
     if out.exists():
         shutil.rmtree(out)
