@@ -143,25 +143,42 @@ def draw_dig(
     return blob_label("dig", shape.outline(), canvas.geometry)
 
 
-def draw_particle(
-    rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], diameter_um: float
-) -> Defect | None:
-    """Dust: a ragged dark blob with some inner texture, sometimes a bright defocus halo."""
-    amplitudes, phases = _roughness(rng, 0.3, 4)
-    radius_px = canvas.geometry.px(diameter_um) / 2 / (1 + 0.5 * sum(amplitudes))
-    aspect, tilt = float(rng.uniform(0.6, 1.0)), float(rng.uniform(0, math.pi))
+def _place_rough_blob(
+    rng: np.random.Generator,
+    canvas: Canvas,
+    radii_um: tuple[float, float],
+    size_um: float,
+    *,
+    roughness: float,
+    harmonics: int,
+    aspect: tuple[float, float],
+) -> tuple[StarShape, float] | None:
+    """A ragged ellipse `size_um` across, placed at a radius in `radii_um`; returns (shape, radius_px)."""
+    amplitudes, phases = _roughness(rng, roughness, harmonics)
+    radius_px = canvas.geometry.px(size_um) / 2 / (1 + 0.5 * sum(amplitudes))
     template = StarShape(
         center_x=0,
         center_y=0,
         radius_px=radius_px,
-        aspect=aspect,
-        tilt=tilt,
+        aspect=float(rng.uniform(*aspect)),
+        tilt=float(rng.uniform(0, math.pi)),
         amplitudes=amplitudes,
         phases=phases,
     )
     shape = _place_blob(rng, canvas, radii_um, template)
-    if shape is None:
+    return None if shape is None else (shape, radius_px)
+
+
+def draw_particle(
+    rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], diameter_um: float
+) -> Defect | None:
+    """Dust: a ragged dark blob with some inner texture, sometimes a bright defocus halo."""
+    placed = _place_rough_blob(
+        rng, canvas, radii_um, diameter_um, roughness=0.3, harmonics=4, aspect=(0.6, 1.0)
+    )
+    if placed is None:
         return None
+    shape, radius_px = placed
     patch = Patch.around(shape.outline(), 0.6 * radius_px + 3, canvas.geometry.width, canvas.geometry.height)
     alpha = shape.hard_alpha(patch) * (0.7 + 0.3 * smooth_noise(rng, patch.shape))
     canvas.darken(patch, alpha, float(rng.uniform(0.4, 0.85)))
@@ -175,21 +192,12 @@ def draw_smear(
     rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], length_um: float
 ) -> Defect | None:
     """An oily smear: a faint, soft, elongated film; its size is the long axis at half strength."""
-    amplitudes, phases = _roughness(rng, 0.15, 3)
-    radius_px = canvas.geometry.px(length_um) / 2 / (1 + 0.5 * sum(amplitudes))
-    aspect, tilt = float(rng.uniform(0.2, 0.55)), float(rng.uniform(0, math.pi))
-    template = StarShape(
-        center_x=0,
-        center_y=0,
-        radius_px=radius_px,
-        aspect=aspect,
-        tilt=tilt,
-        amplitudes=amplitudes,
-        phases=phases,
+    placed = _place_rough_blob(
+        rng, canvas, radii_um, length_um, roughness=0.15, harmonics=3, aspect=(0.2, 0.55)
     )
-    shape = _place_blob(rng, canvas, radii_um, template)
-    if shape is None:
+    if placed is None:
         return None
+    shape, radius_px = placed
     patch = Patch.around(shape.outline(), radius_px, canvas.geometry.width, canvas.geometry.height)
     alpha = shape.soft_alpha(patch) * (0.75 + 0.25 * smooth_noise(rng, patch.shape))
     if rng.random() < 0.7:
