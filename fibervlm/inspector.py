@@ -268,10 +268,9 @@ class Inspector:
                     "explanation": _explain(graded),
                     "vlm": inspection.vlm,
                     "provenance": inspection.provenance,
-                    "timings_ms": dict(inspection.timings_ms),
                 }
             )
-        inspection.report.timings_ms.update(inspection.timings_ms)
+        inspection.report.timings_ms = dict(inspection.timings_ms)  # after the block: includes "grade"
         return inspection
 
     def inspect(
