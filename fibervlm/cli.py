@@ -294,8 +294,9 @@ def cmd_detect_train(args: argparse.Namespace) -> int:
     from fibervlm.detect import export_yolo_dataset, train_detector
 
     data = Path(args.data)
-    if data.suffix == ".jsonl":  # synth / exported labels: convert to the YOLO layout first
-        data = export_yolo_dataset(labels=data, out=Path(args.out) / "dataset").data_yaml
+    if data.suffix == ".jsonl":  # labelled faces → their fibre views in YOLO layout, as the stage sees them
+        dataset = export_yolo_dataset(labels=data, out=Path(args.out) / "dataset", view_size=args.imgsz)
+        data = dataset.data_yaml
     weights = train_detector(
         data=data,
         out=Path(args.out),
@@ -315,7 +316,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--data", required=True, help="an ultralytics data.yaml, or a labels.jsonl to convert")
     t.add_argument("--model", default="yolo11n.yaml", help="a model YAML (random init) or a local .pt")
     t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--imgsz", type=int, default=320)
+    t.add_argument("--imgsz", type=int, default=256, help="fibre-view size in pixels")
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--out", default="runs/detect", help="where ultralytics writes the run")
     t.set_defaults(func=cmd_detect_train)

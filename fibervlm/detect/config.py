@@ -28,13 +28,18 @@ class StageColumns(Config):
     error_column: str = Field(
         default="stage1_error", description="Output column: None, or why this row could not be processed."
     )
+    geometry_column: str = Field(
+        default="zones",
+        description="Optional input column: ZoneGeometry (model, dict or JSON) per row; the model then "
+        "looks at the fibre's contact zone at a fixed scale, else at the whole image.",
+    )
 
 
 class DetectorConfig(StageColumns):
     """The YOLO defect detector as a stage: weights, inference settings, columns."""
 
     weights: Path = Field(default=DEFAULT_DETECTOR_WEIGHTS, description="A trained ultralytics .pt file.")
-    imgsz: int = Field(default=320, ge=32, description="Inference size in pixels (longest side), as trained.")
+    imgsz: int = Field(default=256, ge=32, description="Fibre-view size in pixels, as trained.")
     conf: float = Field(default=0.25, ge=0, le=1, description="Minimum confidence of a kept detection.")
     iou: float = Field(default=0.5, ge=0, le=1, description="IoU threshold of non-maximum suppression.")
     max_det: int = Field(default=64, ge=1, description="At most this many detections per image.")
@@ -43,9 +48,6 @@ class DetectorConfig(StageColumns):
     batch_size: int = Field(default=8, ge=1, description="Images per forward pass inside one stage call.")
     grading_table: str = Field(
         default="sm-pc", description="Table whose zone diameters place detections in zones A–D."
-    )
-    geometry_column: str = Field(
-        default="zones", description="Optional input column: ZoneGeometry (model, dict or JSON) per row."
     )
     output_column: str = Field(default="stage1", description="Output column: detections as JSON text.")
 

@@ -3,7 +3,7 @@
 `labels.jsonl` holds one line per image: `{"image": rel_path, "image_id": ..., "report": EndfaceReport}`,
 paths relative to the file's folder. The export writes
 
-    out/images/{train,val}/<name>.png    (hard links where possible, else copies)
+    out/images/{train,val}/<name>.png    (hard links where possible, else copies; or the fibre views)
     out/labels/{train,val}/<name>.txt    (one `class cx cy w h` line per defect, normalised 0–1)
     out/data.yaml                        (absolute `path`, class names of the endface task)
 """
@@ -17,10 +17,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import yaml
 
+from fibervlm.detect.images import read_gray
 from fibervlm.schemas import Defect, EndfaceReport
 from fibervlm.tasks import get_task
+from fibervlm.view import FibreView
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,17 @@ def yolo_box(defect: Defect, width: int, height: int, min_box_px: float) -> tupl
     return ((x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height)
 
 
-def label_lines(report: EndfaceReport, classes: list[str], min_box_px: float = 3.0) -> list[str]:
+def label_lines(
+    report: EndfaceReport, classes: list[str], min_box_px: float = 3.0, view: FibreView | None = None
+) -> list[str]:
+    """YOLO label lines of a report's defects, in the coordinates of the whole image or of `view`."""
     lines = []
     for defect in report.defects:
-        cx, cy, w, h = yolo_box(defect, report.width, report.height, min_box_px)
+        if view is None:
+            cx, cy, w, h = yolo_box(defect, report.width, report.height, min_box_px)
+        else:
+            in_view = defect.model_copy(update={"bbox": view.from_original(defect.bbox)})
+            cx, cy, w, h = yolo_box(in_view, view.size, view.size, min_box_px)
         if w > 0 and h > 0:
             lines.append(f"{classes.index(defect.type)} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
     return lines
@@ -97,9 +107,19 @@ def split_records(
 
 
 def export_yolo_dataset(
-    *, labels: Path, out: Path, val_fraction: float = 0.15, seed: int = 0, min_box_px: float = 3.0
+    *,
+    labels: Path,
+    out: Path,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    min_box_px: float = 3.0,
+    view_size: int | None = None,
 ) -> YoloDataset:
-    """Write `out/` in ultralytics' detection layout with a seeded train/val split; returns its summary."""
+    """Write `out/` in ultralytics' detection layout with a seeded train/val split; returns its summary.
+
+    With `view_size`, each image is written as the detector sees it at inference: its `FibreView`
+    (the contact zone at a fixed scale, from the label's geometry) of view_size × view_size pixels.
+    """
     classes = endface_classes()
     splits = split_records(read_labels(labels), val_fraction, seed)
     n_boxes = 0
@@ -108,8 +128,15 @@ def export_yolo_dataset(
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for record in records:
             name = "__".join(record.path.relative_to(labels.parent).with_suffix("").parts)
-            _link_or_copy(record.path, out / "images" / split / f"{name}{record.path.suffix}")
-            lines = label_lines(record.report, classes, min_box_px)
+            image_path = out / "images" / split / f"{name}{record.path.suffix}"
+            view = None
+            if view_size is None:
+                _link_or_copy(record.path, image_path)
+            else:
+                report = record.report
+                view = FibreView.of(report.zones, report.width, report.height, view_size)
+                cv2.imwrite(str(image_path), view.render(read_gray(record.path)))
+            lines = label_lines(record.report, classes, min_box_px, view)
             (out / "labels" / split / f"{name}.txt").write_text("".join(f"{line}\n" for line in lines))
             n_boxes += len(lines)
     data = {

@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from fibervlm.schemas import ZoneGeometry
+
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -69,14 +72,12 @@ def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
         yield items[start : start + size]
 
 
-def map_valid(
-    images: Sequence[np.ndarray | None], fn: Callable[[list[np.ndarray]], list[T]], batch_size: int
-) -> list[T | None]:
-    """Apply `fn` to the valid images in chunks of `batch_size`; None stays in place of invalid rows."""
-    valid_rows = [i for i, image in enumerate(images) if image is not None]
-    results: list[T | None] = [None] * len(images)
+def map_valid(items: Sequence[S | None], fn: Callable[[list[S]], list[T]], batch_size: int) -> list[T | None]:
+    """Apply `fn` to the valid items in chunks of `batch_size`; None stays in place of invalid rows."""
+    valid_rows = [i for i, item in enumerate(items) if item is not None]
+    results: list[T | None] = [None] * len(items)
     for rows in chunks(valid_rows, batch_size):
-        for row, result in zip(rows, fn([images[i] for i in rows]), strict=True):  # type: ignore[misc]
+        for row, result in zip(rows, fn([items[i] for i in rows]), strict=True):  # type: ignore[misc]
             results[row] = result
     return results
 
@@ -93,3 +94,31 @@ def object_column(values: Sequence[Any]) -> np.ndarray:
     column = np.empty(len(values), dtype=object)
     column[:] = list(values)
     return column
+
+
+def to_geometry(value: Any) -> ZoneGeometry | None:
+    """A row's geometry from a ZoneGeometry, a dict or JSON text; None when the row has none."""
+    if value is None or isinstance(value, ZoneGeometry):
+        return value
+    if isinstance(value, str | bytes):
+        return ZoneGeometry.model_validate_json(value)
+    return ZoneGeometry.model_validate(dict(value))
+
+
+Pair = tuple[np.ndarray, ZoneGeometry | None]
+
+
+def with_geometries(
+    batch: dict[str, Any], images: list[np.ndarray | None], errors: list[str | None], column: str
+) -> list[Pair | None]:
+    """(image, geometry) per row of a stage's batch, None where the row failed. A malformed geometry
+    fails its row only (its error is written into `errors`); a batch without the column has none."""
+    values = column_values(batch, column) if column in batch else [None] * len(images)
+    pairs: list[Pair | None] = []
+    for row, (image, value) in enumerate(zip(images, values, strict=True)):
+        try:
+            geometry = to_geometry(value)
+        except ValueError as error:
+            errors[row] = errors[row] or f"geometry: {error}"
+        pairs.append((image, geometry) if image is not None and errors[row] is None else None)
+    return pairs

@@ -1,11 +1,13 @@
-"""The PASS/FAIL quality classifier: a compact MobileNetV3-small on the whole end face, 1 input channel.
+"""The PASS/FAIL quality classifier: a compact MobileNetV3-small, 1 input channel, on the fibre's view.
 
-Random init, no downloaded weights. Train from a folder per class (`root/PASS/*.png`, `root/FAIL/*.png`)
-or from labelled reports (a synth `labels.jsonl`); save and load by path:
+It looks at what the IEC grade depends on: the contact zone at a fixed scale (`FibreView`, from the
+classical geometry), or the whole image when no geometry is known. Random init, no downloaded weights.
+Train from a folder per class (`root/PASS/*.png`, `root/FAIL/*.png`) or from labelled reports (a synth
+`labels.jsonl`, which also carries each face's geometry); save and load by path:
 
-    >>> model = train_classifier(*load_dataset(Path("data/labels.jsonl")), epochs=10)  # doctest: +SKIP
-    >>> model.save(Path("models/quality/quality-endface.pt"))                           # doctest: +SKIP
-    >>> QualityModel.load(Path("models/quality/quality-endface.pt")).predict([image])  # doctest: +SKIP
+    >>> faces = load_dataset(Path("data/labels.jsonl"))                      # doctest: +SKIP
+    >>> train_classifier(faces, epochs=10).save(Path("models/quality/q.pt"))  # doctest: +SKIP
+    >>> QualityModel.load(Path("models/quality/q.pt")).predict([image], [geometry])  # doctest: +SKIP
     [('FAIL', 0.93)]
 """
 
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -26,13 +27,17 @@ from torchvision.models import mobilenet_v3_small
 from fibervlm.detect.config import QualityConfig
 from fibervlm.detect.dataset import read_labels
 from fibervlm.detect.images import (
+    Pair,
     as_gray_image,
     column_values,
     map_valid,
     object_column,
     read_gray,
     split_valid,
+    with_geometries,
 )
+from fibervlm.schemas import ZoneGeometry
+from fibervlm.view import render_views
 
 CLASSES: tuple[str, str] = ("PASS", "FAIL")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -48,10 +53,21 @@ def build_network(width_mult: float = 0.5) -> nn.Module:
     return net
 
 
-def to_tensor(images: Sequence[np.ndarray], imgsz: int) -> torch.Tensor:
-    """(N, 1, imgsz, imgsz) float in [-1, 1] from grayscale uint8 images of any size."""
-    resized = [cv2.resize(image, (imgsz, imgsz), interpolation=cv2.INTER_AREA) for image in images]
-    array = np.stack(resized).astype(np.float32)[:, None] / 127.5 - 1.0
+@dataclass
+class LabelledFaces:
+    """Grayscale images, their PASS/FAIL labels and, where known, their geometry."""
+
+    images: list[np.ndarray]
+    labels: list[str]
+    geometries: list[ZoneGeometry | None]
+
+
+def to_tensor(
+    images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None, imgsz: int
+) -> torch.Tensor:
+    """(N, 1, imgsz, imgsz) float in [-1, 1]: each grayscale uint8 image's fibre view."""
+    views, _ = render_views(images, geometries or [None] * len(images), imgsz)
+    array = np.stack(views).astype(np.float32)[:, None] / 127.5 - 1.0
     return torch.from_numpy(array)
 
 
@@ -65,12 +81,15 @@ class QualityModel:
     device: str = "cpu"
 
     @torch.no_grad()
-    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[str, float]]:
+    def predict(
+        self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
+    ) -> list[tuple[str, float]]:
         """(label, confidence) per grayscale uint8 image; confidence is the softmax of the label."""
         if not images:
             return []
         self.net.eval()
-        probs = torch.softmax(self.net(to_tensor(images, self.imgsz).to(self.device)), dim=1).cpu()
+        x = to_tensor(images, geometries, self.imgsz).to(self.device)
+        probs = torch.softmax(self.net(x), dim=1).cpu()
         conf, index = probs.max(dim=1)
         return [(CLASSES[i], float(c)) for i, c in zip(index.tolist(), conf.tolist(), strict=True)]
 
@@ -99,8 +118,8 @@ class QualityModel:
         )
 
 
-def load_folder_dataset(root: Path) -> tuple[list[np.ndarray], list[str]]:
-    """Images and labels from `root/PASS/*` and `root/FAIL/*`."""
+def load_folder_dataset(root: Path) -> LabelledFaces:
+    """Images and labels from `root/PASS/*` and `root/FAIL/*` (no geometry: whole images)."""
     images: list[np.ndarray] = []
     labels: list[str] = []
     for label in CLASSES:
@@ -110,16 +129,20 @@ def load_folder_dataset(root: Path) -> tuple[list[np.ndarray], list[str]]:
                 labels.append(label)
     if not images:
         raise FileNotFoundError(f"{root}: no images under {root}/PASS or {root}/FAIL")
-    return images, labels
+    return LabelledFaces(images, labels, [None] * len(images))
 
 
-def load_labels_dataset(labels_jsonl: Path) -> tuple[list[np.ndarray], list[str]]:
-    """Images and their graded PASS/FAIL from a synth `labels.jsonl` (paths relative to its folder)."""
+def load_labels_dataset(labels_jsonl: Path) -> LabelledFaces:
+    """Images, graded PASS/FAIL and geometry from a synth `labels.jsonl` (paths relative to its folder)."""
     records = read_labels(labels_jsonl)
-    return [read_gray(r.path) for r in records], [str(r.report.pass_fail) for r in records]
+    return LabelledFaces(
+        [read_gray(r.path) for r in records],
+        [str(r.report.pass_fail) for r in records],
+        [r.report.zones for r in records],
+    )
 
 
-def load_dataset(data: Path) -> tuple[list[np.ndarray], list[str]]:
+def load_dataset(data: Path) -> LabelledFaces:
     """A `labels.jsonl` file or a folder-per-class root."""
     return load_labels_dataset(data) if data.is_file() else load_folder_dataset(data)
 
@@ -132,8 +155,7 @@ def _augment(batch: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(
-    images: Sequence[np.ndarray],
-    labels: Sequence[str],
+    faces: LabelledFaces,
     *,
     imgsz: int = 192,
     width_mult: float = 0.5,
@@ -143,13 +165,13 @@ def train_classifier(
     seed: int = 0,
 ) -> QualityModel:
     """Train from scratch on CPU; class-balanced loss, since PASS and FAIL are rarely equally common."""
-    unknown = sorted(set(labels) - set(CLASSES))
+    unknown = sorted(set(faces.labels) - set(CLASSES))
     if unknown:
         raise ValueError(f"labels {unknown} are not in {list(CLASSES)}")
     random.seed(seed)
     torch.manual_seed(seed)
-    x = to_tensor(images, imgsz)
-    y = torch.tensor([CLASSES.index(label) for label in labels])
+    x = to_tensor(faces.images, faces.geometries, imgsz)
+    y = torch.tensor([CLASSES.index(label) for label in faces.labels])
     counts = torch.bincount(y, minlength=len(CLASSES)).clamp(min=1).float()
     loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (len(CLASSES) * counts))
     net = build_network(width_mult)
@@ -169,14 +191,17 @@ def train_classifier(
     return QualityModel(net=net.eval(), imgsz=imgsz, width_mult=width_mult)
 
 
-def accuracy(model: QualityModel, images: Sequence[np.ndarray], labels: Sequence[str]) -> dict[str, float]:
+def accuracy(model: QualityModel, faces: LabelledFaces) -> dict[str, float]:
     """Accuracy, and recall of each class (a FAIL missed is worse than a PASS doubted)."""
-    predicted = [label for chunk_start in range(0, len(images), 64)
-                 for label, _ in model.predict(images[chunk_start : chunk_start + 64])]  # fmt: skip
-    hits = [p == t for p, t in zip(predicted, labels, strict=True)]
-    metrics = {"accuracy": float(np.mean(hits)), "n": float(len(labels))}
+    predicted = [
+        label
+        for start in range(0, len(faces.images), 64)
+        for label, _ in model.predict(faces.images[start : start + 64], faces.geometries[start : start + 64])
+    ]
+    hits = [p == t for p, t in zip(predicted, faces.labels, strict=True)]
+    metrics = {"accuracy": float(np.mean(hits)), "n": float(len(faces.labels))}
     for cls in CLASSES:
-        rows = [h for h, t in zip(hits, labels, strict=True) if t == cls]
+        rows = [h for h, t in zip(hits, faces.labels, strict=True) if t == cls]
         metrics[f"recall_{cls}"] = float(np.mean(rows)) if rows else float("nan")
     return metrics
 
@@ -189,12 +214,18 @@ class QualityClassifier:
         self.config = QualityConfig.model_validate({**base, **overrides})
         self.model = QualityModel.load(self.config.weights, device=self.config.device)
 
-    def predict(self, images: Sequence[np.ndarray]) -> list[tuple[str, float]]:
-        return self.model.predict([as_gray_image(image) for image in images])
+    def predict(
+        self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
+    ) -> list[tuple[str, float]]:
+        return self.model.predict([as_gray_image(image) for image in images], geometries)
+
+    def _predict_pairs(self, pairs: Sequence[Pair]) -> list[tuple[str, float]]:
+        return self.model.predict([p[0] for p in pairs], [p[1] for p in pairs])
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         images, errors = split_valid(column_values(batch, self.config.image_column))
-        results = map_valid(images, self.model.predict, self.config.batch_size)
+        pairs = with_geometries(batch, images, errors, self.config.geometry_column)
+        results = map_valid(pairs, self._predict_pairs, self.config.batch_size)
         out = dict(batch)
         out["quality_label"] = object_column([r[0] if r else None for r in results])
         out["quality_confidence"] = np.array([r[1] if r else np.nan for r in results], dtype=np.float64)

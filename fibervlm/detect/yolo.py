@@ -18,16 +18,21 @@ import numpy as np
 
 from fibervlm.detect.config import DetectorConfig, check_half
 from fibervlm.detect.images import (
+    Pair,
     as_gray_image,
     column_values,
     gray_to_bgr,
     map_valid,
     object_column,
     split_valid,
+    with_geometries,
 )
 from fibervlm.detect.offline import ultralytics_offline
 from fibervlm.grading import GradingTable, load_table, zone_of
 from fibervlm.schemas import DEFECT_TYPES, LINEAR_TYPES, Defect, ZoneGeometry
+from fibervlm.view import render_views
+
+Raw = tuple[list[float], str, float]  # one detection: xyxy in original pixels, class name, confidence
 
 
 def _check_model_source(model: str) -> None:
@@ -42,7 +47,7 @@ def train_detector(
     out: Path,
     model: str = "yolo11n.yaml",
     epochs: int = 30,
-    imgsz: int = 320,
+    imgsz: int = 256,
     batch: int = 16,
     seed: int = 0,
     device: str = "cpu",
@@ -95,15 +100,6 @@ def validate_detector(
             for c, ap in zip(metrics.box.ap_class_index, metrics.box.ap50, strict=True)
         },
     }
-
-
-def to_geometry(value: Any) -> ZoneGeometry | None:
-    """A row's geometry from a ZoneGeometry, a dict or JSON text; None when the row has none."""
-    if value is None or isinstance(value, ZoneGeometry):
-        return value
-    if isinstance(value, str | bytes):
-        return ZoneGeometry.model_validate_json(value)
-    return ZoneGeometry.model_validate(dict(value))
 
 
 def box_to_defect(
@@ -167,10 +163,11 @@ class YoloDetector:
             )
         self.table = load_table(self.config.grading_table)
 
-    def _predict_valid(self, images: Sequence[np.ndarray]) -> list[list[tuple[list[float], str, float]]]:
-        """Raw detections per image: (xyxy in original pixels, class name, confidence)."""
+    def _predict_valid(self, pairs: Sequence[Pair]) -> list[list[Raw]]:
+        """Raw detections per (image, geometry): (xyxy in original pixels, class name, confidence)."""
+        views, windows = render_views([p[0] for p in pairs], [p[1] for p in pairs], self.config.imgsz)
         results = self.model.predict(
-            source=[gray_to_bgr(image) for image in images],
+            source=[gray_to_bgr(view) for view in views],
             imgsz=self.config.imgsz,
             conf=self.config.conf,
             iou=self.config.iou,
@@ -180,48 +177,49 @@ class YoloDetector:
             verbose=False,
         )
         detections = []
-        for result in results:
+        for result, window in zip(results, windows, strict=True):
             boxes = result.boxes
             rows = zip(boxes.xyxy.tolist(), boxes.cls.tolist(), boxes.conf.tolist(), strict=True)
-            detections.append([(xyxy, self.names[int(cls)], float(conf)) for xyxy, cls, conf in rows])
+            detections.append(
+                [(window.to_original(xyxy), self.names[int(cls)], float(conf)) for xyxy, cls, conf in rows]
+            )
         return detections
 
-    def _to_defects(self, raw: list[tuple[list[float], str, float]], geometry: ZoneGeometry | None,
-                    table: GradingTable) -> list[Defect]:  # fmt: skip
+    def _to_defects(self, raw: list[Raw] | None, geometry: ZoneGeometry | None) -> list[Defect]:
         return [
-            box_to_defect(xyxy=xyxy, class_name=name, confidence=conf, geometry=geometry, table=table)
-            for xyxy, name, conf in raw
+            box_to_defect(xyxy=xyxy, class_name=name, confidence=conf, geometry=geometry, table=self.table)
+            for xyxy, name, conf in raw or []
         ]
 
     def predict(
         self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
     ) -> list[list[Defect]]:
-        """Defects per image (grayscale uint8). An invalid image raises ValueError; the stage does not."""
+        """Defects per image (grayscale uint8). An invalid image raises ValueError; the stage does not.
+
+        With a geometry the model looks at the fibre's contact zone at a fixed scale (`FibreView`),
+        as it was trained; without one, at the whole image.
+        """
         gray = [as_gray_image(image) for image in images]
         geometries = list(geometries) if geometries is not None else [None] * len(gray)
         if len(geometries) != len(gray):
             raise ValueError(f"{len(gray)} images but {len(geometries)} geometries")
-        raw = map_valid(gray, self._predict_valid, self.config.batch_size)
-        return [self._to_defects(r or [], g, self.table) for r, g in zip(raw, geometries, strict=True)]
+        pairs = list(zip(gray, geometries, strict=True))
+        raw = map_valid(pairs, self._predict_valid, self.config.batch_size)
+        return [self._to_defects(r, g) for r, g in zip(raw, geometries, strict=True)]
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         images, errors = split_valid(column_values(batch, self.config.image_column))
-        n = len(images)
-        has_geometry = self.config.geometry_column in batch
-        geometry_values = column_values(batch, self.config.geometry_column) if has_geometry else [None] * n
-        raw = map_valid(images, self._predict_valid, self.config.batch_size)
-        outputs: list[str | None] = []
-        for row in range(n):
-            if errors[row] is not None:
-                outputs.append(None)
-                continue
-            try:
-                defects = self._to_defects(raw[row] or [], to_geometry(geometry_values[row]), self.table)
-                outputs.append(json.dumps([d.model_dump(mode="json") for d in defects]))
-            except ValueError as error:  # a malformed geometry fails its row only
-                errors[row] = f"geometry: {error}"
-                outputs.append(None)
+        pairs = with_geometries(batch, images, errors, self.config.geometry_column)
+        raw = map_valid(pairs, self._predict_valid, self.config.batch_size)
+        outputs = [
+            None if pair is None else _as_json(self._to_defects(r, pair[1]))
+            for pair, r in zip(pairs, raw, strict=True)
+        ]
         out = dict(batch)
         out[self.config.output_column] = object_column(outputs)
         out[self.config.error_column] = object_column(errors)
         return out
+
+
+def _as_json(defects: list[Defect]) -> str:
+    return json.dumps([d.model_dump(mode="json") for d in defects])

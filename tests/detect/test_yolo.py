@@ -67,9 +67,13 @@ def test_trains_offline_and_predicts_defects_on_new_images(tiny_detector, synth_
             assert defect.zone is not None
             side_px = min(w, h) if defect.type in ("scratch", "crack") else max(w, h)
             assert defect.size_um == pytest.approx(side_px * geometry.um_per_px)
-    # without geometry: same boxes, no zone
-    bare = detector.predict(images[:1])[0]
-    assert [d.bbox for d in bare] == [d.bbox for d in per_image[0]] and all(d.zone is None for d in bare)
+    # without geometry the detector sees the whole image: boxes still in its pixels, no zone, no size
+    bare = detector.predict(images[:2])
+    for defects, record in zip(bare, records, strict=True):
+        for d in defects:
+            assert d.zone is None and d.size_um == 0
+            assert d.bbox[0] + d.bbox[2] <= record.report.width + 0.5
+            assert d.bbox[1] + d.bbox[3] <= record.report.height + 0.5
     assert no_network == [], f"prediction tried to reach the network: {no_network}"
 
 
