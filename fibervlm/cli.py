@@ -140,6 +140,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt=args.format,
         min_confidence=args.min_confidence,
         crops=tuple(args.crops or ()),
+        view_um=args.view_um,
     )
     return 0
 
@@ -163,6 +164,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "--min-confidence", type=float, default=0.9, help="pseudo-labels: keep defects at least this sure"
     )
     p.add_argument("--crops", nargs="*", choices=REGIONS, help="also export zone crops as extra examples")
+    p.add_argument(
+        "--view-um", type=float, help="write each image as the round fibre view of this diameter (µm), "
+        "for a model whose preset has the same view_um"
+    )  # fmt: skip
     p.set_defaults(func=cmd_export)
 
 

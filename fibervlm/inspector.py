@@ -209,7 +209,7 @@ class Inspector:
                 ins.stage1 = defects
         if self.quality is not None and todo:
             with _timed(todo, "quality"):
-                verdicts = self.quality.predict(imgs)
+                verdicts = self.quality.predict(imgs, [ins.zones for ins in todo])
             for ins, (label, confidence) in zip(todo, verdicts, strict=True):
                 ins.quality_label, ins.quality_confidence = label, confidence
 
@@ -227,7 +227,7 @@ class Inspector:
             for ins in todo
         ]
         with _timed(todo, "vlm"):
-            results = self.vlm(imgs, contexts)
+            results = self.vlm(imgs, contexts, [ins.zones for ins in todo])
         for ins, result in zip(todo, results, strict=True):
             if result.error is not None and not result.raw:
                 ins.fail("vlm", result.error)

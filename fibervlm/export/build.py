@@ -10,6 +10,7 @@ from fibervlm.export.crops import REGIONS, crop_examples
 from fibervlm.export.formats import Format, write_jsonl
 from fibervlm.export.legacy import read_legacy
 from fibervlm.export.sources import Example, Tally, find_files, read_pseudo, read_synth
+from fibervlm.export.views import in_views
 from fibervlm.tasks import get_task
 
 PATTERNS = {"synth": "labels.jsonl", "pseudo": "*.jsonl", "legacy": "*_report.json"}  # files searched for
@@ -56,11 +57,13 @@ def run_export(
     min_confidence: float = 0.9,
     crops: Sequence[str] = (),
     task: str = "endface",
+    view_um: float | None = None,
 ) -> dict:
     """`fibervlm export`: write the training file, print and return the summary (kept/dropped by reason).
 
     `crops` (`core`, `cladding`, `ferrule`) adds zone crops of every image with a full label (synth,
-    pseudo), written under `<out folder>/crops/`.
+    pseudo), written under `<out folder>/crops/`. `view_um` writes each labelled image as the round
+    fibre view of that diameter (for a model whose preset has this `view_um`), under `<out folder>/views/`.
     """
     unknown = sorted(set(crops) - set(REGIONS))
     if unknown:
@@ -73,12 +76,15 @@ def run_export(
         path.parent / "crops",
         tally,
     )
+    if view_um is not None:
+        examples = in_views(examples, view_um, path.parent / "views")
     n_written = write_jsonl(examples, path, fmt=fmt, instruction=get_task(task).prompt.user_text())
     summary = {
         "source": source,
         "format": fmt,
         "out": str(path),
         "min_confidence": min_confidence,
+        "view_um": view_um,
         "n_written": n_written,
         **tally.as_dict(),
     }

@@ -28,6 +28,7 @@ from fibervlm.config import Config, load_config
 from fibervlm.paths import REPO_ROOT
 from fibervlm.schemas import stable_hash
 from fibervlm.train.config import TrainConfig
+from fibervlm.vlm.presets import PRESET_FILE
 
 
 class DemoModel(Config):
@@ -45,6 +46,11 @@ class DemoModel(Config):
         224, gt=0, description="Square image budget of the processor (28 px per visual token)."
     )
     seed: int = Field(0, description="Weight-init seed.")
+    view_um: float | None = Field(
+        None,
+        gt=0,
+        description="The model's fibre view (`ModelPreset.view_um`): it sees only this disc of the face.",
+    )
 
 
 class DemoConfig(Config):
@@ -70,14 +76,13 @@ def make_data(config: DemoConfig) -> tuple[Path, Path]:
 
     synth = SynthConfig(**config.synth)
     # Keyed by what the data depends on: a changed config never reuses stale faces.
-    data = (
-        Path(config.work_dir)
-        / f"data-{stable_hash([synth.model_dump(mode='json'), config.n_train, config.n_holdout])}"
-    )
+    recipe = [synth.model_dump(mode="json"), config.n_train, config.n_holdout, config.model.view_um]
+    data = Path(config.work_dir) / f"data-{stable_hash(recipe)}"
     train_jsonl = data / "train.jsonl"
     if not train_jsonl.is_file():
         write_dataset(out=data / "train-faces", n=config.n_train, seed=101, config=synth)
-        run_export(source="synth", inp=data / "train-faces", out=train_jsonl, fmt="llava")
+        faces, view_um = data / "train-faces", config.model.view_um
+        run_export(source="synth", inp=faces, out=train_jsonl, fmt="llava", view_um=view_um)
     holdout = data / "holdout-faces"
     if not (holdout / "labels.jsonl").is_file():
         write_dataset(out=holdout, n=config.n_holdout, seed=202, config=synth)
@@ -130,6 +135,8 @@ def build_base(size: DemoModel, out: Path) -> Path:
     processor = AutoProcessor.from_pretrained(tiny, min_pixels=pixels, max_pixels=pixels)
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    if size.view_um is not None:  # travels with the weights: the predictor shows the same view
+        (out / PRESET_FILE).write_text(json.dumps({"view_um": size.view_um}) + "\n")
     return out
 
 

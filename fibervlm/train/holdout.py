@@ -15,7 +15,7 @@ from typing import Any
 
 import fsspec
 
-from fibervlm.schemas import EndfaceReport
+from fibervlm.schemas import EndfaceReport, ZoneGeometry
 from fibervlm.train.data import Row, load_image
 
 
@@ -56,7 +56,9 @@ def evaluate_holdout(
 
     golds, folder = read_labels(holdout, limit)
     predictor = VlmPredictor(model, task=task, adapter=adapter, batch_size=batch_size)
-    results = predictor([load_image(_resolve(folder, g["image"])) for g in golds])
+    images = [load_image(_resolve(folder, g["image"])) for g in golds]
+    geometries = [ZoneGeometry.model_validate(g["report"]["zones"]) for g in golds]
+    results = predictor(images, geometries=geometries)
     preds = []
     for gold, result in zip(golds, results, strict=True):
         report = EndfaceReport.model_validate(gold["report"])

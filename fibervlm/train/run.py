@@ -22,6 +22,7 @@ from fibervlm.train.holdout import evaluate_holdout, majority_baseline
 from fibervlm.train.loop import EXPORT_DIR, train_loop_per_worker
 from fibervlm.train.model import load_processor, stop_token_id
 from fibervlm.train.preflight import PreflightReport, preflight
+from fibervlm.vlm.presets import PRESET_FILE
 
 
 @dataclass
@@ -125,6 +126,8 @@ def run_train(config: TrainConfig, *, resume_from: str | None = None) -> TrainRe
         raise RuntimeError(f"training failed: {result.error}") from result.error
     checkpoint = result.checkpoint
     export_dir = _copy_export(checkpoint, config.output_dir) if config.output_dir else None
+    if export_dir and config.method == "full":  # a full model keeps its base's preset fields (view_um)
+        _carry_preset_file(config.model, Path(export_dir))
     outcome = TrainResult(
         checkpoint=checkpoint.path,
         export_dir=export_dir,
@@ -173,6 +176,12 @@ def _copy_export(checkpoint: Any, output_dir: str) -> str:
             shutil.rmtree(out)
         shutil.copytree(source, out)
     return str(out)
+
+
+def _carry_preset_file(base: str, export_dir: Path) -> None:
+    preset_file = Path(base).expanduser() / PRESET_FILE
+    if preset_file.is_file():
+        shutil.copyfile(preset_file, export_dir / PRESET_FILE)
 
 
 def data_hash(source: str) -> str:

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from fibervlm.schemas import LINEAR_TYPES, Defect, VlmReport
+from fibervlm.schemas import LINEAR_TYPES, Defect, VlmReport, ZoneGeometry
 from fibervlm.tasks import Task, get_task
+from fibervlm.view import FibreView
 from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest, timed
 from fibervlm.vlm.constrained import parse_answer
 from fibervlm.vlm.loading import Quantization, load_model
@@ -41,6 +43,14 @@ class VlmResult(BaseModel):
     original_size: tuple[int, int] | None = Field(
         default=None, description="(width, height) of the input image."
     )
+    view: tuple[int, int, int] | None = Field(
+        default=None,
+        description="(x0, y0, side): the square of the input image the model saw (the preset's view_um), "
+        "or None when it saw the whole image.",
+    )
+
+
+Row = tuple[Any, str | None, ZoneGeometry | None]  # image, stage-1 context, geometry
 
 
 class VlmPredictor:
@@ -94,36 +104,56 @@ class VlmPredictor:
         }
 
     def __call__(
-        self, images: Sequence[Any], contexts: Sequence[str | None] | None = None
+        self,
+        images: Sequence[Any],
+        contexts: Sequence[str | None] | None = None,
+        geometries: Sequence[ZoneGeometry | None] | None = None,
     ) -> list[VlmResult]:
-        if contexts is not None and len(contexts) != len(images):
-            raise ValueError(f"{len(images)} images but {len(contexts)} contexts")
-        contexts = list(contexts) if contexts is not None else [None] * len(images)
+        """One result per image. `geometries` (the classical stage's) place the preset's view, if any."""
+        n = len(images)
+        for name, values in (("contexts", contexts), ("geometries", geometries)):
+            if values is not None and len(values) != n:
+                raise ValueError(f"{n} images but {len(values)} {name}")
+        contexts = list(contexts) if contexts is not None else [None] * n
+        geometries = list(geometries) if geometries is not None else [None] * n
         results: list[VlmResult] = []
-        for start in range(0, len(images), self.batch_size):
+        for start in range(0, n, self.batch_size):
             stop = start + self.batch_size
-            results += self._batch(list(images[start:stop]), contexts[start:stop], first_row=start)
+            rows = list(zip(images[start:stop], contexts[start:stop], geometries[start:stop], strict=True))
+            results += self._batch(rows, first_row=start)
         return results
 
-    def _batch(self, images: list[Any], contexts: list[str | None], first_row: int) -> list[VlmResult]:
+    def _batch(self, rows: list[Row], first_row: int) -> list[VlmResult]:
         """Bad images become error rows; the others are answered together."""
-        results: list[VlmResult | None] = [None] * len(images)
+        results: list[VlmResult | None] = [None] * len(rows)
         requests: list[VlmRequest] = []
         positions: list[int] = []
-        for i, (image, context) in enumerate(zip(images, contexts, strict=True)):
+        seen: list[dict[str, Any]] = []  # per request: the input's size and the window shown
+        for i, (image, context, geometry) in enumerate(rows):
             try:
                 pil = to_pil(image, row=first_row + i)
             except ImageError as error:
                 results[i] = VlmResult(error=str(error))
                 continue
-            requests.append(VlmRequest(build_messages(self.task.prompt, context), [pil]))
+            shown, view = self._view(pil, geometry)
+            requests.append(VlmRequest(build_messages(self.task.prompt, context), [shown]))
             positions.append(i)
+            seen.append({"original_size": pil.size, "view": view})
         if requests:
-            for i, result in zip(
-                positions, self._answer(requests, [first_row + i for i in positions]), strict=True
-            ):
-                results[i] = result
+            answers = self._answer(requests, [first_row + i for i in positions])
+            for i, where, answer in zip(positions, seen, answers, strict=True):
+                results[i] = answer.model_copy(update=where)
         return [r for r in results if r is not None]
+
+    def _view(self, pil: Any, geometry: ZoneGeometry | None) -> tuple[Any, tuple[int, int, int] | None]:
+        """What the model is shown: the preset's round fibre view when it has one and the geometry is
+        known, else the whole image."""
+        if self.preset.view_um is None or geometry is None:
+            return pil, None
+        from PIL import Image
+
+        window = FibreView.of(geometry, pil.width, pil.height, view_um=self.preset.view_um, round_view=True)
+        return Image.fromarray(window.render(np.asarray(pil))), (window.x0, window.y0, window.side)
 
     def _answer(self, requests: list[VlmRequest], rows: list[int]) -> list[VlmResult]:
         """Answer a batch; if it fails, answer row by row so that only the guilty rows carry the error."""
@@ -136,12 +166,9 @@ class VlmPredictor:
             if len(requests) == 1:
                 return [VlmResult(error=f"row {rows[0]}: {type(error).__name__}: {error}")]
             return [self._answer([request], [row])[0] for request, row in zip(requests, rows, strict=True)]
-        return [
-            self._result(generation, request.images[0].size, batch_ms)
-            for request, generation in zip(requests, generations, strict=True)
-        ]
+        return [self._result(generation, batch_ms) for generation in generations]
 
-    def _result(self, generation: Generation, original_size: tuple[int, int], batch_ms: float) -> VlmResult:
+    def _result(self, generation: Generation, batch_ms: float) -> VlmResult:
         parsed = parse_answer(generation.text, self.task.output_model)
         error = parsed.error
         if error and not generation.stopped:
@@ -154,7 +181,6 @@ class VlmPredictor:
             n_tokens=generation.n_tokens,
             latency_ms=batch_ms,
             model_input_size=generation.model_input_size,
-            original_size=original_size,
         )
 
 
@@ -170,8 +196,11 @@ def to_defects(
     if result.report is None or result.original_size is None or result.model_input_size is None:
         return []
     defects = []
+    x0, y0, side = result.view or (0, 0, 0)  # boxes are on the grid of what the model saw
+    seen_size = (side, side) if result.view else result.original_size
     for vlm_defect in result.report.defects:
-        bbox_px = preset.to_pixel_bbox(vlm_defect.bbox, result.original_size, result.model_input_size)
+        x, y, w, h = preset.to_pixel_bbox(vlm_defect.bbox, seen_size, result.model_input_size)
+        bbox_px = [x + x0, y + y0, w, h]
         w_px, h_px = bbox_px[2], bbox_px[3]
         linear = vlm_defect.type in LINEAR_TYPES
         defects.append(

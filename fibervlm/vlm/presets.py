@@ -26,6 +26,7 @@ Family = Literal["qwen2_vl", "qwen2_5_vl", "mllama", "gemma3"]
 BboxConvention = Literal["grid1000", "resized_pixels"]
 FAMILIES: tuple[Family, ...] = ("qwen2_vl", "qwen2_5_vl", "mllama", "gemma3")
 MODELS_DIR = CONFIGS_DIR / "models"
+PRESET_FILE = "fibervlm_preset.json"  # in a model directory: preset fields that travel with the weights
 
 # `model_type` of a saved config.json -> family, so that any local model directory can be a preset.
 _MODEL_TYPES: dict[str, Family] = {
@@ -90,6 +91,13 @@ class ModelPreset(Config):
     bbox_convention: BboxConvention = Field(
         description="What the model's boxes mean: `grid1000` = 0–1000 grid of the image seen; "
         "`resized_pixels` = pixels of the processor's resized image (Qwen2.5-VL)."
+    )
+    view_um: float | None = Field(
+        default=None,
+        gt=0,
+        description="Show the model only the disc of this diameter (µm) around the fibre centre, the rest "
+        "painted over, at the image's resolution (needs the classical geometry; boxes are mapped back). "
+        "None: the whole image.",
     )
     description: str = Field(default="", description="One line for humans.")
 
@@ -173,4 +181,14 @@ def _preset_from_model_dir(path: Path) -> ModelPreset:
     family = _MODEL_TYPES.get(model_type or "")
     if family is None:
         raise ConfigError(f"{path}: model_type {model_type!r} is not one of {', '.join(FAMILIES)}")
-    return ModelPreset(name=path.name, family=family, path=str(path), bbox_convention=_DEFAULT_BBOX[family])
+    extra = path / PRESET_FILE  # preset fields a trained model carries with it (e.g. its view_um)
+    fields = json.loads(extra.read_text()) if extra.is_file() else {}
+    return ModelPreset.model_validate(
+        {
+            "bbox_convention": _DEFAULT_BBOX[family],
+            **fields,
+            "name": path.name,
+            "family": family,
+            "path": str(path),
+        }
+    )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fibervlm.schemas import Defect, ZoneGeometry
+from fibervlm.schemas import Defect, VlmDefect, VlmReport, ZoneGeometry
 from fibervlm.tasks import get_task
 from fibervlm.vlm import (
     ModelLoadError,
@@ -18,6 +18,7 @@ from fibervlm.vlm import (
     format_context,
     load_model,
     render_prompt,
+    to_defects,
     zone_crops,
 )
 
@@ -145,3 +146,26 @@ def test_zone_crops_are_centred_on_the_fibre(images: list[np.ndarray]) -> None:
     core, cladding, ferrule = zone_crops(Image.fromarray(images[0]), zones)
     # half-widths 0.35, 1.1 and 2.2 cladding radii; the ferrule crop is clipped by the 160×120 image
     assert core.size == (20, 20) and cladding.size == (66, 66) and ferrule.size == (132, 120)
+
+
+def test_a_view_preset_shows_the_fibre_view_and_maps_boxes_back(
+    tiny_presets: dict[str, ModelPreset], images: list[np.ndarray]
+) -> None:
+    preset = tiny_presets["qwen2_vl"].model_copy(update={"view_um": 60.0})
+    viewer = VlmPredictor(preset, batch_size=2, num_threads=1)
+    zones = ZoneGeometry(center_px=[80, 60], core_radius_px=4, cladding_radius_px=30, um_per_px=1.5)
+    with_view, whole = viewer(images[:2], geometries=[zones, None])
+    assert with_view.valid and whole.valid
+    assert with_view.view == (60, 40, 40) and whole.view is None  # 60 µm at 1.5 µm/px, centred on the fibre
+    assert with_view.original_size == whole.original_size == (images[0].shape[1], images[0].shape[0])
+    # a box on the view's 0–1000 grid lands in the original image, shifted by the window's corner
+    report = VlmReport(
+        defects=[VlmDefect(type="dig", bbox=[500, 250, 100, 100], severity="high")],
+        pass_fail="FAIL",
+        explanation="",
+    )
+    seen = with_view.model_copy(update={"report": report})
+    [defect] = to_defects(seen, preset=preset, um_per_px=1.5)
+    assert defect.bbox == pytest.approx([60 + 20, 40 + 10, 4, 4])
+    with pytest.raises(ValueError, match="2 images but 1 geometries"):
+        viewer(images[:2], geometries=[zones])

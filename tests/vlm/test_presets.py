@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from fibervlm.config import ConfigError
 from fibervlm.tasks import get_task
 from fibervlm.vlm import ModelPreset, UnknownPresetError, load_preset, preset_names
 from fibervlm.vlm.constrained import max_answer_tokens
+from fibervlm.vlm.presets import PRESET_FILE
 
 REAL = {
     "qwen2-vl-2b": "Qwen/Qwen2-VL-2B-Instruct",
@@ -73,3 +75,14 @@ def test_a_model_directory_is_a_preset(tiny_dirs: dict[str, Path]) -> None:
     preset = load_preset(tiny_dirs["mllama"])
     assert isinstance(preset, ModelPreset)
     assert preset.family == "mllama" and preset.model_ref == str(tiny_dirs["mllama"])
+
+
+def test_a_model_directory_carries_its_preset_fields(tiny_dirs: dict[str, Path], tmp_path: Path) -> None:
+    model_dir = tmp_path / "demo"
+    shutil.copytree(tiny_dirs["qwen2_vl"], model_dir)
+    (model_dir / PRESET_FILE).write_text('{"view_um": 118}')
+    preset = load_preset(model_dir)
+    assert preset.view_um == 118 and preset.name == "demo" and preset.family == "qwen2_vl"
+    (model_dir / PRESET_FILE).write_text('{"view_um": -1}')
+    with pytest.raises(ValueError, match="view_um"):
+        load_preset(model_dir)
