@@ -18,10 +18,11 @@ from typing import Any
 
 from fibervlm.config import load_config
 from fibervlm.detect.config import DemoConfig, DetectorConfig
-from fibervlm.detect.dataset import export_yolo_dataset, read_labels, yolo_box
+from fibervlm.detect.dataset import LabelledImage, export_yolo_dataset, read_labels, yolo_box
 from fibervlm.detect.images import read_gray
 from fibervlm.detect.quality import accuracy, load_labels_dataset, train_classifier
 from fibervlm.detect.yolo import YoloDetector, train_detector, validate_detector
+from fibervlm.grading import grade_report_fields
 from fibervlm.schemas import Defect
 from fibervlm.synth import write_dataset
 from fibervlm.view import FibreView
@@ -69,15 +70,40 @@ def _recall_by_size(preds: list[list[Defect]], golds: list[list[Defect]], conf: 
     }
 
 
-def detector_map50(weights: Path, labels: Path, imgsz: int, min_box_px: float = 3.0) -> dict[str, Any]:
+def write_predictions(
+    records: list[LabelledImage], preds: list[list[Defect]], labels: Path, out: Path
+) -> Path:
+    """The detections as `fibervlm eval` reads predictions: each gold row with its defects replaced by
+    the detector's, graded by the IEC rules (so PASS/FAIL of "stage 1 alone" is scored too)."""
+    with out.open("w") as handle:
+        for record, defects in zip(records, preds, strict=True):
+            report = record.report
+            graded = report.model_copy(update=grade_report_fields(defects, report.zones, report.profile))
+            row = {
+                "image": str(record.path.relative_to(labels.parent)),
+                "report": graded.model_dump(mode="json"),
+            }
+            handle.write(json.dumps(row) + "\n")
+    return out
+
+
+def detector_map50(
+    weights: Path, labels: Path, imgsz: int, min_box_px: float = 3.0, predictions: Path | None = None
+) -> dict[str, Any]:
     """COCO-style AP@0.5 per class with `fibervlm.eval` (predictions at conf 0.001, as mAP wants), and
-    recall by defect size at the stage's default confidence: where small defects get lost."""
+    recall by defect size at the stage's default confidence: where small defects get lost. With
+    `predictions`, also writes the detections for `fibervlm eval`: all, and `.kept.jsonl` at the stage's
+    default confidence."""
     from fibervlm.eval import average_precision
 
     detector = YoloDetector(weights=weights, imgsz=imgsz, conf=0.001, max_det=100)
     records = read_labels(labels)
     images = [read_gray(r.path) for r in records]
     preds = detector.predict(images, [r.report.zones for r in records])
+    if predictions is not None:  # all of them (what mAP ranks), and those the stage keeps
+        write_predictions(records, preds, labels, predictions)
+        kept = [[d for d in p if d.confidence >= DetectorConfig().conf] for p in preds]
+        write_predictions(records, kept, labels, predictions.with_suffix(".kept.jsonl"))
     golds = []
     for r in records:  # thin scratches widened to min_box_px of the detector's view, as it was taught
         min_px = min_box_px * FibreView.of(r.report.zones, r.report.width, r.report.height, imgsz).scale
@@ -124,7 +150,9 @@ def train_demo_detector(config: DemoConfig, train_labels: Path, test_labels: Pat
         "n_val": data.n_val,
         "n_held_out": held_out.n_val,
         "ultralytics_held_out": validate_detector(weights=best, data=held_out.data_yaml, imgsz=d.imgsz),
-        "fibervlm_eval_held_out": detector_map50(best, test_labels, d.imgsz),
+        "fibervlm_eval_held_out": detector_map50(
+            best, test_labels, d.imgsz, predictions=config.out / "yolo-held-out.jsonl"
+        ),
     }
 
 
@@ -140,12 +168,15 @@ def train_demo_quality(config: DemoConfig, train_labels: Path, test_labels: Path
     model.save(config.quality_weights)
     held_out = load_labels_dataset(test_labels)
     majority = max(set(faces.labels), key=faces.labels.count)
+    scores = accuracy(model, held_out)
+    baseline = held_out.labels.count(majority) / len(held_out.labels)
     return {
         "train_s": round(train_s, 1),
         "n_train": len(faces.labels),
         "n_held_out": len(held_out.labels),
-        "held_out": accuracy(model, held_out),
-        "held_out_majority_baseline": held_out.labels.count(majority) / len(held_out.labels),
+        "held_out": scores,
+        "held_out_majority_baseline": baseline,
+        "beats_majority_baseline": scores["accuracy"] > baseline,  # else not worth shipping
         "train_fail_fraction": faces.labels.count("FAIL") / len(faces.labels),
     }
 

@@ -177,12 +177,16 @@ class YoloDetector:
             verbose=False,
         )
         detections = []
-        for result, window in zip(results, windows, strict=True):
+        for result, window, (image, _) in zip(results, windows, pairs, strict=True):
             boxes = result.boxes
             rows = zip(boxes.xyxy.tolist(), boxes.cls.tolist(), boxes.conf.tolist(), strict=True)
-            detections.append(
-                [(window.to_original(xyxy), self.names[int(cls)], float(conf)) for xyxy, cls, conf in rows]
-            )
+            found = []
+            for xyxy, cls, conf in rows:
+                # a view reaching past the image edge is padded: keep only what lies on the image
+                box = _clip_xyxy(window.to_original(xyxy), width=image.shape[1], height=image.shape[0])
+                if box[2] > box[0] and box[3] > box[1]:
+                    found.append((box, self.names[int(cls)], float(conf)))
+            detections.append(found)
         return detections
 
     def _to_defects(self, raw: list[Raw] | None, geometry: ZoneGeometry | None) -> list[Defect]:
@@ -219,6 +223,16 @@ class YoloDetector:
         out[self.config.output_column] = object_column(outputs)
         out[self.config.error_column] = object_column(errors)
         return out
+
+
+def _clip_xyxy(xyxy: Sequence[float], *, width: int, height: int) -> list[float]:
+    x0, y0, x1, y1 = xyxy
+    return [
+        min(max(x0, 0.0), width),
+        min(max(y0, 0.0), height),
+        min(max(x1, 0.0), width),
+        min(max(y1, 0.0), height),
+    ]
 
 
 def _as_json(defects: list[Defect]) -> str:

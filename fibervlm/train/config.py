@@ -70,6 +70,12 @@ class TrainConfig(Config):
     grad_accum_steps: int = Field(1, gt=0, description="Micro-batches per optimizer step.")
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (after warmup).")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    vision_lr_scale: float = Field(
+        1.0,
+        gt=0,
+        description="Learning rate of a trained vision tower (and merger) as a multiple of learning_rate: "
+        "a tower trained from scratch next to its language model learns too slowly at the same rate.",
+    )
     warmup_steps: int = Field(10, ge=0, description="Linear warmup, in optimizer steps.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine decay floor as a fraction of the peak.")
     max_length: int = Field(1024, gt=0, description="Longest example in tokens (image tokens included).")

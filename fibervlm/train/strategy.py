@@ -16,6 +16,7 @@ from typing import Any
 
 from fibervlm.train.config import TrainConfig
 from fibervlm.train.ds_config import load_deepspeed_config
+from fibervlm.train.model import VISION_PATTERN
 
 DS_TAG = "state"  # DeepSpeed checkpoint tag inside each reported checkpoint
 DDP_STATE = "ddp_state.pt"
@@ -75,10 +76,10 @@ class DdpStrategy(Strategy):
         import torch
 
         super().__init__(**kwargs)
-        params = [p for p in self.module.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            params, lr=self.config.learning_rate, weight_decay=self.config.weight_decay
-        )
+            param_groups(self.module, self.config), lr=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+        )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         self.model = self.module
         if self.world_size > 1:
@@ -147,10 +148,9 @@ class DeepSpeedStrategy(Strategy):
             grad_accum_steps=self.config.grad_accum_steps,
             learning_rate=self.config.learning_rate,
         )
-        params = [p for p in self.module.parameters() if p.requires_grad]
         self.engine, _, _, _ = deepspeed.initialize(
             model=self.module,
-            model_parameters=params,
+            model_parameters=param_groups(self.module, self.config),
             config=ds_config,
             lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule),
         )
@@ -183,6 +183,19 @@ class DeepSpeedStrategy(Strategy):
         with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
             if self.rank == 0:
                 _save_pretrained(self.module, processor, folder, full=full)
+
+
+def param_groups(module: Any, config: TrainConfig) -> list[dict[str, Any]]:
+    """The trainable parameters; the vision tower's in a group of its own at `vision_lr_scale` × the rate."""
+    vision: list[Any] = []
+    rest: list[Any] = []
+    for name, param in module.named_parameters():
+        if param.requires_grad:
+            (vision if VISION_PATTERN.search(name) else rest).append(param)
+    groups = [{"params": rest, "lr": config.learning_rate}]
+    if vision:
+        groups.append({"params": vision, "lr": config.learning_rate * config.vision_lr_scale})
+    return groups
 
 
 def _save_pretrained(model: Any, processor: Any, folder: Path, *, full: bool) -> None:

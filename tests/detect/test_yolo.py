@@ -69,7 +69,7 @@ def test_trains_offline_and_predicts_defects_on_new_images(tiny_detector, synth_
             assert defect.size_um == pytest.approx(side_px * geometry.um_per_px)
     # without geometry the detector sees the whole image: boxes still in its pixels, no zone, no size
     bare = detector.predict(images[:2])
-    for defects, record in zip(bare, records, strict=True):
+    for defects, record in zip(bare, records[:2], strict=True):
         for d in defects:
             assert d.zone is None and d.size_um == 0
             assert d.bbox[0] + d.bbox[2] <= record.report.width + 0.5
