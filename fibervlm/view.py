@@ -30,7 +30,7 @@ class FibreView:
     y0: int
     side: int
     size: int
-    round: bool = False  # paint over what lies outside the inscribed disc
+    disc: bool = False  # paint over what lies outside the inscribed disc
 
     @property
     def scale(self) -> float:
@@ -46,7 +46,7 @@ class FibreView:
         size: int | None = None,
         *,
         view_um: float = VIEW_UM,
-        round_view: bool = False,
+        disc: bool = False,
     ) -> FibreView:
         """The window of `view_um` around the fibre, shown at `size` px (None: at its own resolution)."""
         if geometry is None:
@@ -54,7 +54,7 @@ class FibreView:
             return cls(0, 0, side, size or side)
         side = max(1, round(view_um / geometry.um_per_px))
         cx, cy = geometry.center_px
-        return cls(round(cx - side / 2), round(cy - side / 2), side, size or side, round_view)
+        return cls(round(cx - side / 2), round(cy - side / 2), side, size or side, disc)
 
     def render(self, image: np.ndarray) -> np.ndarray:
         """The window as a (size, size) uint8 image; parts outside the image repeat its border."""
@@ -65,7 +65,7 @@ class FibreView:
             inside = np.full((1, 1), int(np.median(image)), dtype=np.uint8)
         pads = (max(0, -self.y0), max(0, y1 - height), max(0, -self.x0), max(0, x1 - width))
         window = cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside
-        if self.round:
+        if self.disc:
             window = _paint_outside_disc(window)
         if self.size == self.side:
             return window
