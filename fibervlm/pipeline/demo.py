@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fibervlm.paths import demo_vlm
 from fibervlm.pipeline.backfill import run_backfill
 from fibervlm.pipeline.config import BackfillConfig, RayConfig, StageResources
 from fibervlm.pipeline.run_report import read_rows, render_run_report, summarise
@@ -40,8 +41,8 @@ def demo_config(shards: str, output: Path, *, date: str, vlm: bool) -> BackfillC
         vlm=StageResources(max_actors=max(1, cpus // 2), batch_size=8, num_cpus=0.5),
         ray=RayConfig(address="local", num_cpus=cpus),
     )
-    if not vlm:
-        config.inspector = config.inspector.model_copy(update={"vlm": None})
+    vlm_settings = config.inspector.vlm.model_copy(update={"model": demo_vlm()}) if vlm else None
+    config.inspector = config.inspector.model_copy(update={"vlm": vlm_settings})
     return config
 
 

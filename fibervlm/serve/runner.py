@@ -11,6 +11,7 @@ deployment updates the replicas in place (`reconfigure`): that is how a promotio
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from pathlib import Path
@@ -123,21 +124,24 @@ def wait_running(timeout_s: float) -> None:
 
 
 def ensure_demo_model(config: ServeConfig) -> str | None:
-    """Publish + promote the tiny demo VLM when `config.task` has no BEST yet; returns its version."""
+    """Publish + promote `demo_vlm()` when `config.task` has no BEST yet; returns its version."""
+    from fibervlm.paths import DEMO_VLM_DIR, demo_vlm
     from fibervlm.registry import best_version, promote, publish
     from fibervlm.vlm import build_tiny
 
     root = config.registry_root
     if not config.demo_model or best_version(root, config.task) is not None:
         return None
-    manifest = {"base_model": "tiny-qwen2-vl", "note": "random-weight demo model, not for grading"}
-    version = publish(
-        root,
-        config.task,
-        metrics={"pass_fail_accuracy": 0.0},
-        manifest=manifest,
-        source_dir=build_tiny("qwen2_vl"),
-    )
+    if demo_vlm() == str(DEMO_VLM_DIR):
+        scores = json.loads((DEMO_VLM_DIR / "metrics.json").read_text())
+        metrics = {k: v for k, v in scores.items() if isinstance(v, int | float)}  # the hold-out scores
+        manifest = {"base_model": "tiny-demo", "note": "trained on synthetic faces, a demo: not for grading"}
+        source = DEMO_VLM_DIR
+    else:
+        metrics = {"pass_fail_accuracy": 0.0}
+        manifest = {"base_model": "tiny-qwen2-vl", "note": "random-weight demo model, not for grading"}
+        source = build_tiny("qwen2_vl")
+    version = publish(root, config.task, metrics=metrics, manifest=manifest, source_dir=source)
     promote(root, config.task, version, force=True)
     log.warning("published the demo model as %s/%s in %s", config.task, version, root)
     return version

@@ -84,6 +84,12 @@ class TrainConfig(Config):
         "the first decision (any defects?) that only the image can tell.",
     )
     prefix_tokens: int = Field(4, ge=1, description="Answer tokens supervised during `prefix_steps`.")
+    vision_lr_after_prefix: float = Field(
+        1.0,
+        ge=0,
+        description="The vision tower's learning rate after `prefix_steps`, as a multiple of its scheduled "
+        "rate. 0 keeps what the prefix taught it to see (the whole answer's loss at full rate wipes it out).",
+    )
     warmup_steps: int = Field(10, ge=0, description="Linear warmup, in optimizer steps.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine decay floor as a fraction of the peak.")
     max_length: int = Field(1024, gt=0, description="Longest example in tokens (image tokens included).")

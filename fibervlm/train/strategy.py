@@ -44,9 +44,7 @@ class Strategy(ABC):
         self.config = config
         self.rank = rank
         self.world_size = world_size
-        self.schedule = warmup_cosine(
-            warmup_steps=config.warmup_steps, total_steps=total_steps, min_lr_ratio=config.min_lr_ratio
-        )
+        self.total_steps = total_steps
 
     @abstractmethod
     def loss(self, batch: dict[str, Any]) -> Any: ...
@@ -76,11 +74,13 @@ class DdpStrategy(Strategy):
         import torch
 
         super().__init__(**kwargs)
+        groups = param_groups(self.module, self.config)
         self.optimizer = torch.optim.AdamW(
-            param_groups(self.module, self.config), lr=self.config.learning_rate,
-            weight_decay=self.config.weight_decay,
-        )  # fmt: skip
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
+            groups, lr=self.config.learning_rate, weight_decay=self.config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, group_schedules(self.config, self.total_steps)[: len(groups)]
+        )
         self.model = self.module
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -148,11 +148,13 @@ class DeepSpeedStrategy(Strategy):
             grad_accum_steps=self.config.grad_accum_steps,
             learning_rate=self.config.learning_rate,
         )
+        groups = param_groups(self.module, self.config)
+        schedules = group_schedules(self.config, self.total_steps)[: len(groups)]
         self.engine, _, _, _ = deepspeed.initialize(
             model=self.module,
-            model_parameters=param_groups(self.module, self.config),
+            model_parameters=groups,
             config=ds_config,
-            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule),
+            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, schedules),
         )
 
     def loss(self, batch: dict[str, Any]) -> Any:
@@ -185,8 +187,23 @@ class DeepSpeedStrategy(Strategy):
                 _save_pretrained(self.module, processor, folder, full=full)
 
 
+def group_schedules(config: TrainConfig, total_steps: int) -> list[Callable[[int], float]]:
+    """LR multipliers of the two `param_groups`: warmup + cosine for both; after the prefix curriculum the
+    vision tower's is further scaled by `vision_lr_after_prefix` (0 keeps the eye the prefix trained)."""
+    base = warmup_cosine(
+        warmup_steps=config.warmup_steps, total_steps=total_steps, min_lr_ratio=config.min_lr_ratio
+    )
+
+    def vision(step: int) -> float:
+        after_prefix = 0 < config.prefix_steps <= step
+        return base(step) * (config.vision_lr_after_prefix if after_prefix else 1.0)
+
+    return [base, vision]
+
+
 def param_groups(module: Any, config: TrainConfig) -> list[dict[str, Any]]:
-    """The trainable parameters; the vision tower's in a group of its own at `vision_lr_scale` × the rate."""
+    """The trainable parameters: the language model's, then (when trained) the vision tower's, in a group of
+    its own at `vision_lr_scale` × the rate."""
     vision: list[Any] = []
     rest: list[Any] = []
     for name, param in module.named_parameters():

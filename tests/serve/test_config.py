@@ -54,12 +54,16 @@ def test_build_app_takes_serve_args() -> None:
 
 
 def test_demo_model_is_published_once_into_an_empty_registry(tmp_path) -> None:
+    from fibervlm.paths import DEMO_VLM_DIR, demo_vlm
     from fibervlm.registry import best_version, show
     from fibervlm.serve.runner import ensure_demo_model
 
     config = ServeConfig(registry_root=str(tmp_path), demo_model=True)
     version = ensure_demo_model(config)
     assert version is not None and best_version(str(tmp_path), "endface") == version
-    assert show(str(tmp_path), "endface").manifest["base_model"] == "tiny-qwen2-vl"
+    trained = demo_vlm() == str(DEMO_VLM_DIR)  # the bundled trained demo when it ships
+    published = show(str(tmp_path), "endface")
+    assert published.manifest["base_model"] == ("tiny-demo" if trained else "tiny-qwen2-vl")
+    assert (published.metrics["pass_fail_accuracy"] > 0.5) == trained
     assert ensure_demo_model(config) is None  # something is promoted: left alone
     assert ensure_demo_model(ServeConfig(registry_root=str(tmp_path / "other"))) is None  # off by default

@@ -43,3 +43,24 @@ def test_the_vision_tower_gets_its_own_learning_rate(tiny_preset) -> None:
     assert len(text["params"]) + len(vision["params"]) == len(list(model.parameters()))
     frozen = config.model_copy(update={"freeze_vision": True})
     assert len(param_groups(load_for_training(tiny_preset, frozen, "cpu").model, frozen)) == 1
+
+
+def test_after_the_prefix_phase_the_vision_tower_can_be_held(tiny_preset) -> None:
+    """`vision_lr_after_prefix=0`: the vision tower steps during the prefix curriculum, then stays put."""
+    from fibervlm.train.model import VISION_PATTERN, load_for_training
+    from fibervlm.train.strategy import DdpStrategy
+
+    config = TrainConfig(model="tiny-qwen2-vl", train_data="x.jsonl", method="full", freeze_vision=False,
+                         warmup_steps=0, prefix_steps=2, vision_lr_after_prefix=0.0)  # fmt: skip
+    model = load_for_training(tiny_preset, config, "cpu").model
+    strategy = DdpStrategy(model=model, config=config, total_steps=4, rank=0, world_size=1)
+    named = dict(model.named_parameters())
+    vision_name = next(n for n in named if VISION_PATTERN.search(n) and n.endswith("weight"))
+    text_name = next(n for n in named if not VISION_PATTERN.search(n) and n.endswith("weight"))
+    history = []
+    for _ in range(4):
+        history.append({n: named[n].detach().clone() for n in (vision_name, text_name)})
+        strategy.backward(sum(p.sum() for p in model.parameters()), boundary=True)
+    history.append({n: named[n].detach().clone() for n in (vision_name, text_name)})
+    moved = [[not history[i][n].equal(history[i + 1][n]) for i in range(4)] for n in (vision_name, text_name)]
+    assert moved == [[True, True, False, False], [True, True, True, True]]
