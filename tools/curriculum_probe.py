@@ -7,12 +7,11 @@ Needs the demo's data and base model (`python -m fibervlm.train.demo` builds the
 The README's in-process numbers came from:
     python tools/curriculum_probe.py --threads 1 --steps 700 --prefix-steps 300 --vision-after 0
 """
-import argparse, json, math, time, shutil, sys
+import argparse, json, time, shutil
 from pathlib import Path
 import torch
 from fibervlm.config import load_config
 from fibervlm.train.demo import DemoConfig, train_config
-from fibervlm.train.config import TrainConfig
 from fibervlm.train.data import ExampleEncoder, read_rows, load_image, Collator, answer_prefix, answer_text
 from fibervlm.train.model import load_for_training, stop_token_id, VISION_PATTERN
 from fibervlm.train.strategy import warmup_cosine
