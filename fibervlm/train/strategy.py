@@ -46,6 +46,11 @@ class Strategy(ABC):
         self.world_size = world_size
         self.total_steps = total_steps
 
+    def optimizer_groups(self) -> tuple[list[dict[str, Any]], list[Callable[[int], float]]]:
+        """The `param_groups` and, for each, its LR multiplier (`group_schedules`)."""
+        groups = param_groups(self.module, self.config)
+        return groups, group_schedules(self.config, self.total_steps)[: len(groups)]
+
     @abstractmethod
     def loss(self, batch: dict[str, Any]) -> Any: ...
 
@@ -74,13 +79,11 @@ class DdpStrategy(Strategy):
         import torch
 
         super().__init__(**kwargs)
-        groups = param_groups(self.module, self.config)
+        groups, schedules = self.optimizer_groups()
         self.optimizer = torch.optim.AdamW(
             groups, lr=self.config.learning_rate, weight_decay=self.config.weight_decay
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, group_schedules(self.config, self.total_steps)[: len(groups)]
-        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
         self.model = self.module
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -148,8 +151,7 @@ class DeepSpeedStrategy(Strategy):
             grad_accum_steps=self.config.grad_accum_steps,
             learning_rate=self.config.learning_rate,
         )
-        groups = param_groups(self.module, self.config)
-        schedules = group_schedules(self.config, self.total_steps)[: len(groups)]
+        groups, schedules = self.optimizer_groups()
         self.engine, _, _, _ = deepspeed.initialize(
             model=self.module,
             model_parameters=groups,
