@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fibervlm.inspector import VlmSettings
 from fibervlm.paths import demo_vlm
 from fibervlm.pipeline.backfill import run_backfill
 from fibervlm.pipeline.config import BackfillConfig, RayConfig, StageResources
@@ -41,8 +42,9 @@ def demo_config(shards: str, output: Path, *, date: str, vlm: bool) -> BackfillC
         vlm=StageResources(max_actors=max(1, cpus // 2), batch_size=8, num_cpus=0.5),
         ray=RayConfig(address="local", num_cpus=cpus),
     )
-    vlm_settings = config.inspector.vlm.model_copy(update={"model": demo_vlm()}) if vlm else None
-    config.inspector = config.inspector.model_copy(update={"vlm": vlm_settings})
+    config.inspector = config.inspector.model_copy(
+        update={"vlm": VlmSettings(model=demo_vlm()) if vlm else None}
+    )
     return config
 
 
