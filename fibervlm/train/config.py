@@ -73,22 +73,7 @@ class TrainConfig(Config):
     vision_lr_scale: float = Field(
         1.0,
         gt=0,
-        description="Learning rate of a trained vision tower (and merger) as a multiple of learning_rate: "
-        "a tower trained from scratch next to its language model learns too slowly at the same rate.",
-    )
-    prefix_steps: int = Field(
-        0,
-        ge=0,
-        description="Curriculum: for this many optimizer steps supervise only the first `prefix_tokens` "
-        "answer tokens. A model trained from scratch otherwise learns the JSON around the image and never "
-        "the first decision (any defects?) that only the image can tell.",
-    )
-    prefix_tokens: int = Field(4, ge=1, description="Answer tokens supervised during `prefix_steps`.")
-    vision_lr_after_prefix: float = Field(
-        1.0,
-        ge=0,
-        description="The vision tower's learning rate after `prefix_steps`, as a multiple of its scheduled "
-        "rate. 0 keeps what the prefix taught it to see (the whole answer's loss at full rate wipes it out).",
+        description="Learning rate of a trained vision tower (and merger) as a multiple of learning_rate.",
     )
     warmup_steps: int = Field(10, ge=0, description="Linear warmup, in optimizer steps.")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine decay floor as a fraction of the peak.")

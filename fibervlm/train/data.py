@@ -246,13 +246,6 @@ class VlmDataset:
         return self.encoder(row, [load_image(uri) for uri in row.images]).tensors
 
 
-def answer_prefix(labels: Any, n_tokens: int) -> Any:
-    """The labels with only the first `n_tokens` answer tokens of each row still supervised."""
-    supervised = labels != IGNORE_INDEX
-    position = supervised.cumsum(dim=1)  # 1 at each row's first answer token
-    return labels.masked_fill(~supervised | (position > n_tokens), IGNORE_INDEX)
-
-
 class Collator:
     """Right-pads per-token tensors (`input_ids` with the pad id, labels with -100, masks with 0) and
     concatenates the image tensors on dim 0 (Qwen: patches; others: images), in row order, so image

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fibervlm.train.config import TrainConfig
-from fibervlm.train.data import Collator, ExampleEncoder, Row, VlmDataset, answer_prefix, read_rows
+from fibervlm.train.data import Collator, ExampleEncoder, Row, VlmDataset, read_rows
 from fibervlm.train.model import count_parameters, load_for_training, stop_token_id
 from fibervlm.train.strategy import Strategy, make_strategy, write_json
 
@@ -147,8 +147,6 @@ class _Runner:
             for batch_index in range(first_batch, schedule.batches_per_epoch):
                 start = batch_index * config.micro_batch_size
                 batch = collate([dataset[i] for i in order[start : start + config.micro_batch_size]])
-                if step < config.prefix_steps:  # curriculum: the answer's first tokens only
-                    batch["labels"] = answer_prefix(batch["labels"], config.prefix_tokens)
                 loss = self.strategy.loss({k: v.to(device) for k, v in batch.items()})
                 boundary = (batch_index + 1) % config.grad_accum_steps == 0
                 self.strategy.backward(loss, boundary=boundary)
@@ -194,6 +192,12 @@ class _Runner:
         import ray.train
 
         metrics = {**self.metrics(step, epoch), "final": final}
+        if self.rank == 0:  # worker output reaches the driver's console: progress on a long run
+            print(
+                f"step {step}/{self.schedule.total_steps} epoch {epoch} loss {metrics['loss']:.4f} "
+                f"lr {metrics['lr']:.2e} {metrics['samples_per_s']:.1f} samples/s",
+                flush=True,
+            )
         with tempfile.TemporaryDirectory(prefix=f"fibervlm-ckpt-{self.rank}-") as tmp:
             folder = Path(tmp)
             self.strategy.save(folder)

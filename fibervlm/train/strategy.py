@@ -46,10 +46,12 @@ class Strategy(ABC):
         self.world_size = world_size
         self.total_steps = total_steps
 
-    def optimizer_groups(self) -> tuple[list[dict[str, Any]], list[Callable[[int], float]]]:
-        """The `param_groups` and, for each, its LR multiplier (`group_schedules`)."""
-        groups = param_groups(self.module, self.config)
-        return groups, group_schedules(self.config, self.total_steps)[: len(groups)]
+    def schedule(self) -> Callable[[int], float]:
+        """The LR multiplier of every param group (`LambdaLR`)."""
+        config = self.config
+        return warmup_cosine(
+            warmup_steps=config.warmup_steps, total_steps=self.total_steps, min_lr_ratio=config.min_lr_ratio
+        )
 
     @abstractmethod
     def loss(self, batch: dict[str, Any]) -> Any: ...
@@ -79,11 +81,12 @@ class DdpStrategy(Strategy):
         import torch
 
         super().__init__(**kwargs)
-        groups, schedules = self.optimizer_groups()
         self.optimizer = torch.optim.AdamW(
-            groups, lr=self.config.learning_rate, weight_decay=self.config.weight_decay
+            param_groups(self.module, self.config),
+            lr=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedules)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule())
         self.model = self.module
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -151,12 +154,11 @@ class DeepSpeedStrategy(Strategy):
             grad_accum_steps=self.config.grad_accum_steps,
             learning_rate=self.config.learning_rate,
         )
-        groups, schedules = self.optimizer_groups()
         self.engine, _, _, _ = deepspeed.initialize(
             model=self.module,
-            model_parameters=groups,
+            model_parameters=param_groups(self.module, self.config),
             config=ds_config,
-            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, schedules),
+            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule()),
         )
 
     def loss(self, batch: dict[str, Any]) -> Any:
@@ -187,20 +189,6 @@ class DeepSpeedStrategy(Strategy):
         with deepspeed.zero.GatheredParameters(params, modifier_rank=None):
             if self.rank == 0:
                 _save_pretrained(self.module, processor, folder, full=full)
-
-
-def group_schedules(config: TrainConfig, total_steps: int) -> list[Callable[[int], float]]:
-    """LR multipliers of the two `param_groups`: warmup + cosine for both; after the prefix curriculum the
-    vision tower's is further scaled by `vision_lr_after_prefix` (0 keeps the eye the prefix trained)."""
-    base = warmup_cosine(
-        warmup_steps=config.warmup_steps, total_steps=total_steps, min_lr_ratio=config.min_lr_ratio
-    )
-
-    def vision(step: int) -> float:
-        after_prefix = 0 < config.prefix_steps <= step
-        return base(step) * (config.vision_lr_after_prefix if after_prefix else 1.0)
-
-    return [base, vision]
 
 
 def param_groups(module: Any, config: TrainConfig) -> list[dict[str, Any]]:

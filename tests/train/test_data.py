@@ -14,7 +14,6 @@ from fibervlm.train.data import (
     IGNORE_INDEX,
     Collator,
     VlmDataset,
-    answer_prefix,
     answer_text,
     load_image,
     read_rows,
@@ -140,18 +139,3 @@ def test_preflight_passes_a_clean_set_and_warns_on_imbalance(
     only_fail = [r for r in rows if json.loads(r.target)["pass_fail"] == "FAIL"]
     skewed = preflight(only_fail + rows[:1], encoder=encoder, max_length=1024, min_class_fraction=0.4)
     assert skewed.ok and any("class imbalance" in w.message for w in skewed.warnings)
-
-
-def test_answer_prefix_keeps_only_the_first_answer_tokens(tiny_train_jsonl: Path, encoder) -> None:
-    import torch
-
-    rows = read_rows(str(tiny_train_jsonl))[:2]
-    batch = Collator(0)([VlmDataset(rows, encoder)[i] for i in range(2)])
-    labels = batch["labels"]
-    kept = answer_prefix(labels, 4)
-    for row in range(2):
-        answer = (labels[row] != IGNORE_INDEX).nonzero().flatten()
-        assert len(answer) > 4
-        assert torch.equal(kept[row, answer[:4]], labels[row, answer[:4]])
-        assert (kept[row, answer[4:]] == IGNORE_INDEX).all()
-        assert int((kept[row] != IGNORE_INDEX).sum()) == 4
