@@ -44,13 +44,8 @@ class Strategy(ABC):
         self.config = config
         self.rank = rank
         self.world_size = world_size
-        self.total_steps = total_steps
-
-    def schedule(self) -> Callable[[int], float]:
-        """The LR multiplier of every param group (`LambdaLR`)."""
-        config = self.config
-        return warmup_cosine(
-            warmup_steps=config.warmup_steps, total_steps=self.total_steps, min_lr_ratio=config.min_lr_ratio
+        self.schedule = warmup_cosine(
+            warmup_steps=config.warmup_steps, total_steps=total_steps, min_lr_ratio=config.min_lr_ratio
         )
 
     @abstractmethod
@@ -86,7 +81,7 @@ class DdpStrategy(Strategy):
             lr=self.config.learning_rate,
             weight_decay=self.config.weight_decay,
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule())
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         self.model = self.module
         if self.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -158,7 +153,7 @@ class DeepSpeedStrategy(Strategy):
             model=self.module,
             model_parameters=param_groups(self.module, self.config),
             config=ds_config,
-            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule()),
+            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, self.schedule),
         )
 
     def loss(self, batch: dict[str, Any]) -> Any:
