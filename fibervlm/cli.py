@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from fibervlm import __version__
 from fibervlm.config import ConfigError
+from fibervlm.loop_cli import add_labels, add_mine, add_retrain
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 
@@ -370,6 +371,9 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_train,
     _add_registry,
     _add_detect,
+    add_mine,
+    add_labels,
+    add_retrain,
 ]
 
 
