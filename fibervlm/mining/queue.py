@@ -63,7 +63,14 @@ def task_data(picked: Picked, image: str, gray: np.ndarray) -> dict[str, Any]:
         "height": height,
         "zones": (report or {}).get("zones"),
         "rules_pass_fail": row.get("pass_fail"),
+        "proposals": [_measured(d) for d in (report or {}).get("defects", [])],
     }
+
+
+def _measured(defect: dict[str, Any]) -> dict[str, Any]:
+    """What the classical stage measured of a proposal: a reviewed box that matches it borrows the size."""
+    keys = ("type", "bbox", "size_um", "length_um", "line_px", "source", "confidence")
+    return {k: defect.get(k) for k in keys}
 
 
 def overlay(gray: np.ndarray, report: dict[str, Any] | None) -> np.ndarray:
@@ -91,6 +98,7 @@ def coco_document(tasks: list[dict[str, Any]]) -> dict[str, Any]:
                 "image_id": data["image_id"],
                 "profile": data["profile"],
                 "zones": data["zones"],
+                "proposals": data["proposals"],
             }
         )
         for result in item["predictions"][0]["result"]:

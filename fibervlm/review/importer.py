@@ -35,13 +35,19 @@ def _zones(task: ReviewedTask, data: bytes) -> ZoneGeometry | None:
         return None
 
 
-def _proposal_defects(task: ReviewedTask, zones: ZoneGeometry) -> list[Defect]:
-    """The task's pre-annotations as defects sized from their boxes (what a match can borrow)."""
-    return [measure(kind, bbox, zones, []) for kind, bbox in task.proposals if kind]
+def _proposal_defects(task: ReviewedTask) -> list[Defect]:
+    """The classical proposals the queue carried, as measured (what a matching box borrows its size from)."""
+    defects = []
+    for proposal in task.proposals:
+        try:
+            defects.append(Defect.model_validate({k: v for k, v in proposal.items() if v is not None}))
+        except ValueError:
+            continue  # a proposal a tool mangled only loses its measurement; the box is measured instead
+    return defects
 
 
 def labelled_report(task: ReviewedTask, zones: ZoneGeometry) -> EndfaceReport:
-    proposals = _proposal_defects(task, zones)
+    proposals = _proposal_defects(task)
     defects = [measure(kind, bbox, zones, proposals) for kind, bbox in task.boxes]
     return graded_report(
         width=task.width, height=task.height, profile=str(task.profile), zones=zones, defects=defects

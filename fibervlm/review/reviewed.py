@@ -35,7 +35,7 @@ class ReviewedTask:
     profile: str | None
     zones: dict[str, Any] | None
     boxes: list[tuple[str, list[float]]] = field(default_factory=list)
-    proposals: list[tuple[str, list[float]]] = field(default_factory=list)
+    proposals: list[dict[str, Any]] = field(default_factory=list)  # measured by the classical stage
     cancelled: bool = False
     image_path: Path | None = None
 
@@ -61,16 +61,13 @@ def from_label_studio(document: Any) -> list[ReviewedTask]:
             height=height,
             profile=data.get("profile"),
             zones=data.get("zones"),
+            proposals=list(data.get("proposals") or []),
             cancelled=annotation is None,
         )
         for result in (annotation or {}).get("result", []):
             if result.get("type") == "rectanglelabels":
                 labels, bbox = box_of(result, width, height)
                 reviewed.boxes.extend((label, bbox) for label in labels or [""])
-        for prediction in item.get("predictions") or []:
-            for result in prediction.get("result", []):
-                labels, bbox = box_of(result, width, height)
-                reviewed.proposals.extend((label, bbox) for label in labels)
         tasks.append(reviewed)
     return tasks
 
@@ -91,6 +88,7 @@ def from_coco(document: Any) -> list[ReviewedTask]:
             height=int(image.get("height") or 0),
             profile=image.get("profile"),
             zones=image.get("zones"),
+            proposals=list(image.get("proposals") or []),
         )
         ordered.append(reviewed)
         tasks.setdefault(image["id"], reviewed)

@@ -51,6 +51,10 @@ class TrainConfig(Config):
         "lora", description="LoRA adapters, or full fine-tuning (tiny models)."
     )
     lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA hyper-parameters.")
+    init_adapter: str | None = Field(
+        None,
+        description="A LoRA adapter of `model` to continue training (the registry's BEST), not a new one.",
+    )
     freeze_vision: bool = Field(True, description="Keep the vision tower frozen (always true under LoRA).")
     strategy: Literal["ddp", "deepspeed"] = Field(
         "ddp", description="Data parallelism: torch DDP or DeepSpeed."

@@ -48,9 +48,11 @@ def evaluate_holdout(
     limit: int | None = None,
     batch_size: int = 8,
     baseline: dict[str, Any] | None = None,
+    groups: bool = False,
 ) -> dict[str, Any]:
     """Flat metrics (what the registry compares): json_validity, pass_fail_accuracy, defect_f1, map50,
-    defect_count_accuracy, and the `baseline_*` of the majority answer when `baseline` is given."""
+    defect_count_accuracy, and the `baseline_*` of the majority answer when `baseline` is given;
+    `groups` adds `groups`: per-profile PASS/FAIL accuracy and per-class defect F1 (`group_metrics`)."""
     from fibervlm.eval import evaluate
     from fibervlm.vlm.predictor import VlmPredictor, to_defects
 
@@ -82,7 +84,25 @@ def evaluate_holdout(
     metrics = _flat(scores, preds, golds)
     if baseline is not None:
         metrics.update(_baseline_metrics(golds, baseline))
+    if groups:
+        metrics["groups"] = group_metrics(scores, preds, golds)
     return metrics
+
+
+def group_metrics(scores: Any, preds: list[dict[str, Any]], golds: list[dict[str, Any]]) -> dict[str, Any]:
+    """`profile:<p>` → PASS/FAIL accuracy on that profile's faces; `class:<t>` → defect F1 of that type;
+    each with `n` (faces, or true defects of the class) so small groups can be told apart."""
+    hits: dict[str, list[bool]] = {}
+    for pred, gold in zip(preds, golds, strict=True):
+        verdict = (pred.get("report") or {}).get("pass_fail")
+        hits.setdefault(gold["report"]["profile"], []).append(verdict == gold["report"]["pass_fail"])
+    result: dict[str, Any] = {
+        f"profile:{profile}": {"n": len(h), "pass_fail_accuracy": sum(h) / len(h)}
+        for profile, h in sorted(hits.items())
+    }
+    for kind, prf in sorted(scores.detection.per_type.items()):
+        result[f"class:{kind}"] = {"n": prf.tp + prf.fn, "f1": prf.f1 or 0.0}
+    return result
 
 
 def _resolve(folder: str, image: str) -> str:

@@ -40,7 +40,9 @@ def load_for_training(preset: ModelPreset, config: TrainConfig, device: str) -> 
     """Load through `fibervlm.vlm.load_model`, then wrap for training (LoRA or full)."""
     loaded = load_model(preset, device=device)
     model = loaded.model
-    if config.method == "lora":
+    if config.method == "lora" and config.init_adapter:
+        model = continue_lora(model, config.init_adapter)
+    elif config.method == "lora":
         model = apply_lora(model, config, preset)
     elif config.freeze_vision:
         for name, param in model.named_parameters():
@@ -71,6 +73,13 @@ def apply_lora(model: Any, config: TrainConfig, preset: ModelPreset) -> Any:
     base = preset.model_id or (preset.name if preset.tiny else preset.model_ref)
     peft_model.peft_config["default"].base_model_name_or_path = base
     return peft_model
+
+
+def continue_lora(model: Any, adapter: str) -> Any:
+    """Load a trained adapter onto the base, trainable: a new round starts where BEST left off."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter, is_trainable=True, autocast_adapter_dtype=False)
 
 
 def trainable_parameters(model: Any) -> list[tuple[str, Any]]:
