@@ -8,9 +8,12 @@ report. Serve replicas re-read BEST on their own (`registry_poll_s`), so a promo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,25 +234,39 @@ def publish_and_gate(
     }
 
 
+@contextlib.contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Record the stage's wall time in seconds (the round report shows where a round spends it)."""
+    started = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - started, 2)
+
+
 def run_retrain(config: RetrainConfig) -> dict[str, Any]:
     """One round; returns its summary (also written as `<work>/round.json` beside the HTML report)."""
     round_id = config.round_id()
     work = Path(config.work_dir).expanduser() / round_id
     work.mkdir(parents=True, exist_ok=True)
-    best = ensure_best(config)
+    timings: dict[str, float] = {}
+    with timed(timings, "bootstrap"):
+        best = ensure_best(config)
     since = config.today() - dt.timedelta(days=config.window_days - 1)
-    rows = read_backfill(config.backfill, since=since, until=config.today())
-    queue = mine_queue(config, rows, round_id)
+    with timed(timings, "mine"):
+        rows = read_backfill(config.backfill, since=since, until=config.today())
+        queue = mine_queue(config, rows, round_id)
     summary: dict[str, Any] = {
         "round": round_id,
         "window": [since.isoformat(), config.today().isoformat()],
         "best_before": best.version,
         "queue": {k: queue[k] for k in ("uri", "n_rows", "n_picked", "skipped")},
-        "labels": simulated_labels(config, queue, round_id),
-        "pseudo": pseudo_labels(config, rows, queue, work),
+        "timings_s": timings,
     }
+    with timed(timings, "labels"):
+        summary["labels"] = simulated_labels(config, queue, round_id)
+        summary["pseudo"] = pseudo_labels(config, rows, queue, work)
     base, _ = model_of(best)
-    snapshot, new_rounds = make_snapshot(config, work, base)
+    with timed(timings, "snapshot"):
+        snapshot, new_rounds = make_snapshot(config, work, base)
     summary["snapshot"] = {
         "hash": snapshot.content_hash,
         "counts": snapshot.counts,
@@ -259,9 +276,12 @@ def run_retrain(config: RetrainConfig) -> dict[str, Any]:
     if not snapshot.export.get("n_written"):
         summary["decision"] = {"promoted": False, "reasons": ["nothing to train on this round"]}
         return finish(config, summary, work)
-    baseline = best_metrics(config, best)
-    base, adapter = train_candidate(config, best, snapshot, work)
-    candidate = evaluate_version(config, model=base, adapter=adapter)
+    with timed(timings, "evaluate_best"):
+        baseline = best_metrics(config, best)
+    with timed(timings, "train"):
+        base, adapter = train_candidate(config, best, snapshot, work)
+    with timed(timings, "evaluate_candidate"):
+        candidate = evaluate_version(config, model=base, adapter=adapter)
     manifest = {
         "base_model": base,
         "method": "lora",

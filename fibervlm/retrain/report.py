@@ -63,7 +63,8 @@ def metrics_table(candidate: dict[str, Any], best: dict[str, Any] | None) -> str
 
 
 def _round_facts(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: summary[k] for k in ("window", "queue", "labels", "pseudo", "snapshot") if k in summary}
+    keys = ("window", "timings_s", "queue", "labels", "pseudo", "snapshot")
+    return {k: summary[k] for k in keys if k in summary}
 
 
 def render_round_report(summary: dict[str, Any], versions: list[VersionInfo], out: Path) -> Path:

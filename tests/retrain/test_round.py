@@ -72,6 +72,7 @@ def test_a_shuffled_candidate_is_refused_and_best_is_unchanged(ray_local, fleet:
 
     config = round_config(fleet, shuffle_labels=True)
     summary = run_retrain(config)
+    print(summary["timings_s"])
 
     versions = list_versions(config.registry_root, "endface")
     bootstrap, candidate = versions
