@@ -1,6 +1,6 @@
 """JSON-Schema excerpts of the resources the weekly schedule creates, for validating our manifests offline.
 
-- `RAYJOB`: the `spec` of KubeRay's `ray.io/v1` RayJob CRD (`ray-operator/config/crd/bases/ray.io_rayjobs.yaml`,
+- `RAYJOB`: the `spec` of KubeRay's `ray.io/v1` RayJob CRD (ray-operator/config/crd/bases/ray.io_rayjobs.yaml,
   openAPIV3Schema): its top-level fields with their CRD types and enums, `entrypoint` required, and the
   RayCluster spec's head/worker group requirements. Pod templates are only checked for `spec.containers`.
 - `CRONJOB`: the `spec` of Kubernetes' `batch/v1` CronJob (CronJobSpec → JobSpec → PodSpec).

@@ -36,7 +36,7 @@ def test_the_rayjob_and_the_cronjob_fit_their_schemas(documents: dict[str, dict]
 
 def test_it_runs_weekly_and_may_create_rayjobs(documents: dict[str, dict]) -> None:
     spec = documents["CronJob"]["spec"]
-    minute, hour, day, month, weekday = spec["schedule"].split()
+    _, _, day, month, weekday = spec["schedule"].split()
     assert (day, month) == ("*", "*") and weekday.isdigit() and spec["concurrencyPolicy"] == "Forbid"
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["command"] == ["kubectl", "create", "-f", "/rayjob/rayjob.yaml"]
