@@ -84,41 +84,74 @@ def select(
 ) -> Selection:
     """Walk the ordered candidates and keep those that pass every check until the budget is spent.
 
-    `load_gray` returns the candidate's image (None when it cannot be decoded: nothing to review).
-    The random baseline keeps the exclusions and the dedupe but no quotas (it is the plain baseline).
+    Quotas shape the mix but never leave budget unspent: when the first pass stops short, a second pass
+    takes the best of the candidates the quotas held back (counted as `quota_relaxed`). `load_gray`
+    returns the candidate's image (None when it cannot be decoded: nothing to review). The random
+    baseline keeps the exclusions and the dedupe but no quotas (it is the plain baseline).
     """
-    selection = Selection()
     exclusions = exclusions or Exclusions()
-    caps = (
-        math.ceil(config.budget * config.max_profile_share),
-        math.ceil(config.budget * config.max_class_share),
-    )
-    profiles: Counter[str] = Counter()
-    classes: Counter[str] = Counter()
-    seen = list(exclusions.hashes)
     ordered = order_candidates(candidates, config)
-    selection.skipped["below_min_score"] = len(candidates) - len(ordered)
-    for candidate in ordered:
-        if len(selection.picked) >= config.budget:
-            selection.skipped["over_budget"] += 1
-            continue
+    walk = _Walk(config, load_gray, list(exclusions.hashes))
+    walk.skipped["below_min_score"] = len(candidates) - len(ordered)
+    held_back = [c for c in ordered if not walk.offer(c, exclusions, quotas=config.strategy == "mined")]
+    held_back = [c for c in held_back if walk.reasons.get(c.image_id, "").endswith("_quota")]
+    for candidate in held_back:
+        quota = walk.reasons[candidate.image_id]
+        walk.skipped[quota] -= 1
+        if walk.offer(candidate, exclusions, quotas=False):
+            walk.skipped["quota_relaxed"] += 1
+        elif len(walk.picked) >= config.budget:
+            walk.skipped[quota] += 1  # the budget is spent: it stays held back by its quota
+    walk.skipped["over_budget"] = (
+        len(ordered)
+        - len(walk.picked)
+        - sum(
+            v for k, v in walk.skipped.items() if k not in ("below_min_score", "over_budget", "quota_relaxed")
+        )
+    )
+    skipped = Counter({k: v for k, v in walk.skipped.items() if v > 0})
+    return Selection(picked=walk.picked, skipped=skipped)
+
+
+class _Walk:
+    """The state of one selection pass: what is picked, the hashes seen, the quota counters."""
+
+    def __init__(
+        self, config: MiningConfig, load_gray: Callable[[Candidate], np.ndarray | None], hashes: list[int]
+    ) -> None:
+        self.config, self.load_gray, self.seen = config, load_gray, hashes
+        self.caps = (
+            math.ceil(config.budget * config.max_profile_share),
+            math.ceil(config.budget * config.max_class_share),
+        )
+        self.profiles: Counter[str] = Counter()
+        self.classes: Counter[str] = Counter()
+        self.picked: list[Picked] = []
+        self.skipped: Counter[str] = Counter()
+        self.reasons: dict[str, str] = {}
+
+    def _skip(self, candidate: Candidate, reason: str) -> bool:
+        self.reasons[candidate.image_id] = reason
+        self.skipped[reason] += 1
+        return False
+
+    def offer(self, candidate: Candidate, exclusions: Exclusions, *, quotas: bool) -> bool:
+        """Pick `candidate` if the budget, exclusions, quotas (when on) and dedupe allow it."""
+        if len(self.picked) >= self.config.budget:
+            return False
         reason = _excluded(candidate, exclusions)
-        if not reason and config.strategy == "mined":
-            reason = _over_quota(candidate, profiles, classes, caps)
+        if not reason and quotas:
+            reason = _over_quota(candidate, self.profiles, self.classes, self.caps)
         if reason:
-            selection.skipped[reason] += 1
-            continue
-        gray = load_gray(candidate)
+            return self._skip(candidate, reason)
+        gray = self.load_gray(candidate)
         if gray is None:
-            selection.skipped["unreadable_image"] += 1
-            continue
+            return self._skip(candidate, "unreadable_image")
         value = phash(gray)
-        if _is_duplicate(value, seen, config.dedupe_max_distance):
-            selection.skipped["near_duplicate"] += 1
-            continue
-        seen.append(value)
-        profiles[candidate.profile] += 1
-        classes.update(candidate.classes)
-        selection.picked.append(Picked(candidate=candidate, phash=value, rank=len(selection.picked)))
-    selection.skipped = Counter({k: v for k, v in selection.skipped.items() if v})
-    return selection
+        if _is_duplicate(value, self.seen, self.config.dedupe_max_distance):
+            return self._skip(candidate, "near_duplicate")
+        self.seen.append(value)
+        self.profiles[candidate.profile] += 1
+        self.classes.update(candidate.classes)
+        self.picked.append(Picked(candidate=candidate, phash=value, rank=len(self.picked)))
+        return True

@@ -135,6 +135,13 @@ def test_class_quota_and_random_baseline_keep_the_exclusions() -> None:
     picked = select(candidates, config, load_gray=lambda c: images[c.image_id])
     assert [p.candidate.image_id for p in picked.picked] == ["id00", "id02", "id03"]
     assert picked.skipped == {"class_quota": 1}
+    relaxed = select(
+        candidates,
+        config.model_copy(update={"budget": 4, "max_class_share": 0.25}),
+        load_gray=lambda c: images[c.image_id],
+    )
+    assert [p.candidate.image_id for p in relaxed.picked] == ["id00", "id02", "id03", "id01"]
+    assert relaxed.skipped == {"quota_relaxed": 1}  # quotas shape the mix, they never waste budget
     baseline = MiningConfig(budget=3, strategy="random", seed=3)
     excluded = Exclusions(holdout_ids=frozenset({"id00"}))
     chosen = select(candidates, baseline, load_gray=lambda c: images[c.image_id], exclusions=excluded)

@@ -1,0 +1,300 @@
+"""Does the weekly loop learn? Three rounds from the shipped demo VLM on a shifted synthetic fleet,
+mined against random selection at the same budget, side by side in the same run.
+
+    nice -n 15 .venv/bin/python benchmarks/loop.py [--out /tmp/fibervlm-loop] [--fleet 100] [--budget 30]
+
+The fleet is shifted from the demo model's training faces (centred SM-PC, 1-2 big digs or particles):
+SM-APC and MM-PC faces (MM-PC's wider zone A and looser zone-B limits change verdicts), off-centre
+fibres, contamination and scratches the demo model never saw. Each round is a new day of faces: the arm's
+BEST runs the real backfill over it (Ray Data, classical geometry → constrained VLM → IEC grade), then
+`run_retrain` mines K faces (`mined`) or draws K at random (`random`), the SIMULATED reviewer answers from
+synthetic truth, a LoRA is trained from the arm's BEST on Ray Train and gated on a fixed shifted hold-out.
+Pseudo-labels are off in both arms so the comparison is about selection only; both replay the same sample
+of the demo's own kind of faces. Finally a candidate trained on shuffled labels must be refused, and a
+model host (what a Serve replica wraps) must follow every promotion without a restart.
+Writes `<out>/loop.json` and prints the round table as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FACE = {  # the demo's camera: 112 px, the whole cladding in view
+    "width_px": 112,
+    "height_px": 112,
+    "um_per_px": [1.25, 1.35],
+    "read_noise": [0.002, 0.004],
+    "blur_sigma_px": [0.4, 0.6],
+    "vignetting": [0.1, 0.15],
+    "gradient": [0.0, 0.03],
+    "smear_fraction": 0.0,
+    "defects_per_face": [1, 2],
+    "zone_weights": {"A": 0.3, "B": 0.7},
+}
+BIG = {"dig_diameter_um": [8.0, 16.0], "dig_diameter_outer_um": [8.0, 16.0]}
+SHIFTED = {
+    **FACE,
+    "max_offset_frac": 0.05,
+    "profile_weights": {"sm-apc": 0.4, "mm-pc": 0.4, "sm-pc": 0.2},
+    "clean_fraction": 0.35,
+    "type_weights": {"dig": 0.3, "contamination": 0.4, "scratch": 0.3},
+    "sizes": {
+        **BIG,
+        "particle_diameter_um": [12.0, 20.0],
+        "particle_diameter_outer_um": [12.0, 20.0],
+        "scratch_width_um": [2.0, 6.0],
+    },
+}
+DEMO_KIND = {  # configs/train/tiny-demo.yaml's faces: replayed against forgetting
+    **FACE,
+    "max_offset_frac": 0.0,
+    "profile_weights": {"sm-pc": 1.0},
+    "clean_fraction": 0.5,
+    "type_weights": {"dig": 0.5, "contamination": 0.5},
+    "sizes": {
+        "dig_diameter_um": [10.0, 16.0],
+        "dig_diameter_outer_um": [10.0, 16.0],
+        "particle_diameter_um": [12.0, 20.0],
+        "particle_diameter_outer_um": [12.0, 20.0],
+    },
+}
+TRAIN = {
+    "strategy": "ddp",
+    "num_workers": 2,
+    "cpus_per_worker": 1,
+    "epochs": 4,
+    "micro_batch_size": 8,
+    "learning_rate": 0.002,
+    "warmup_steps": 4,
+    "max_length": 640,
+    "report_every_steps": 1000,
+    "eval_batch_size": 16,
+    "lora": {"rank": 16, "alpha": 32, "dropout": 0.0},
+}
+METRICS = ("pass_fail_accuracy", "defect_count_accuracy", "defect_f1", "map50")
+START = dt.date(2026, 11, 23)
+
+
+def render(out: Path, *, n: int, seed: int, kind: dict[str, Any], date: str) -> Path:
+    from fibervlm.synth import SynthConfig, write_dataset
+
+    if not (out / "labels.jsonl").is_file():
+        write_dataset(
+            out=out, n=n, seed=seed, fmt="images", date=date, config=SynthConfig.model_validate(kind)
+        )
+    return out
+
+
+def backfill(shards: Path, output: Path, *, date: str, model: str, adapter: str | None) -> None:
+    """The real backfill (Ray Data) over one day of the fleet, with the arm's BEST as the VLM."""
+    from fibervlm.inspector import VlmSettings
+    from fibervlm.pipeline.backfill import run_backfill
+    from fibervlm.pipeline.demo import demo_config
+
+    config = demo_config(str(shards), output, date=date, vlm=True)
+    config.inspector = config.inspector.model_copy(update={"vlm": VlmSettings(model=model, adapter=adapter)})
+    config.overwrite = True
+    run_backfill(config)
+
+
+def arm_config(out: Path, arm: str, day: dt.date, budget: int, **changes: Any) -> Any:
+    from fibervlm.mining import MiningConfig
+    from fibervlm.paths import demo_vlm
+    from fibervlm.retrain import GateSettings, RetrainConfig, ReviewSettings, SnapshotSettings
+
+    fields: dict[str, Any] = {
+        "backfill": str(out / arm / "backfill"),
+        "as_of": day,
+        "window_days": 1,
+        "mining": MiningConfig(budget=budget, strategy=arm, seed=day.toordinal()),
+        "review": ReviewSettings(
+            queue_root=str(out / arm / "queues"),
+            labels_root=str(out / arm / "labels"),
+            simulated_truth=str(out / "fleet"),
+        ),
+        "snapshot": SnapshotSettings(
+            pseudo_labels=False, label_repeats=2, replay_fraction=0.5, base_labels=str(out / "demo-kind")
+        ),
+        "holdout": str(out / "holdout" / "labels.jsonl"),
+        "registry_root": str(out / arm / "registry"),
+        "bootstrap_model": demo_vlm(),
+        "gate": GateSettings(margin=0.0, tolerance=0.1, min_group_size=10),
+        "train": {**TRAIN, "storage_path": str(out / "ray")},
+        "work_dir": str(out / arm / "work"),
+    }
+    return RetrainConfig(**{**fields, **changes})
+
+
+def best_model(config: Any) -> tuple[str, str | None, str]:
+    """(model, adapter, cache key) of the arm's BEST; the key is `demo` while BEST is the shipped model."""
+    from fibervlm.registry import show
+    from fibervlm.retrain.job import ensure_best, model_of
+
+    ensure_best(config)
+    info = show(config.registry_root, config.task)
+    model, adapter = model_of(info)
+    return model, adapter, "demo" if info.manifest.get("method") == "bootstrap" else info.version
+
+
+def run_round(out: Path, arm: str, index: int, budget: int, cache: dict[str, Path]) -> dict[str, Any]:
+    from fibervlm.retrain import run_retrain
+
+    day = START + dt.timedelta(days=7 * index)
+    config = arm_config(out, arm, day, budget)
+    model, adapter, version = best_model(config)
+    partition = out / arm / "backfill" / f"date={day}"
+    key = f"{day}/{version}"
+    started = time.perf_counter()
+    if key in cache:  # the other arm already ran this BEST over this day
+        shutil.rmtree(partition, ignore_errors=True)
+        shutil.copytree(cache[key], partition)
+    else:
+        backfill(
+            out / "fleet" / f"day-{index}",
+            out / arm / "backfill",
+            date=str(day),
+            model=model,
+            adapter=adapter,
+        )
+        cache[key] = partition
+    backfill_s = time.perf_counter() - started
+    summary = run_retrain(config)
+    summary["timings_s"]["backfill"] = round(backfill_s, 1)
+    return summary
+
+
+def sabotage(out: Path, budget: int) -> dict[str, Any]:
+    """A candidate trained on shuffled labels from the mined arm's BEST: it must be refused."""
+    from fibervlm.retrain import run_retrain
+
+    day = START + dt.timedelta(days=21)
+    config = arm_config(out, "mined", day, budget, shuffle_labels=True, round_name="sabotage-shuffled")
+    return run_retrain(config)
+
+
+def row(arm: str, index: int, summary: dict[str, Any], promoted: int) -> dict[str, Any]:
+    candidate = summary.get("candidate_metrics") or {}
+    best = summary.get("best_metrics") or {}
+    return {
+        "round": index + 1,
+        "arm": arm,
+        **{f"candidate_{m}": candidate.get(m) for m in METRICS},
+        **{f"best_before_{m}": best.get(m) for m in METRICS},
+        "promoted": bool((summary.get("decision") or {}).get("promoted")),
+        "promoted_so_far": promoted,
+        "reasons": (summary.get("decision") or {}).get("reasons"),
+        "picked_reasons": summary.get("queue"),
+        "timings_s": summary.get("timings_s"),
+    }
+
+
+def served_metrics(out: Path, arm: str) -> dict[str, Any]:
+    """The arm's BEST after the rounds, as the registry holds it (what Serve serves)."""
+    from fibervlm.registry import show
+
+    info = show(str(out / arm / "registry"), "endface")
+    return {"version": info.version, **{m: info.metrics.get(m) for m in METRICS}}
+
+
+def markdown(rows: list[dict[str, Any]], final: dict[str, Any]) -> str:
+    lines = [
+        "| round | arm | PASS/FAIL | defect count | defect F1 | mAP@0.5 | promoted | promoted so far |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [f"{r[f'candidate_{m}']:.3f}" if r[f"candidate_{m}"] is not None else "—" for m in METRICS]
+        lines.append(
+            f"| {r['round']} | {r['arm']} | "
+            + " | ".join(cells)
+            + f" | {r['promoted']} | {r['promoted_so_far']} |"
+        )
+    for arm, metrics in final.items():
+        cells = [f"{metrics[m]:.3f}" if metrics.get(m) is not None else "—" for m in METRICS]
+        lines.append(f"| BEST after | {arm} | " + " | ".join(cells) + f" | {metrics['version']} | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="/tmp/fibervlm-loop")
+    parser.add_argument("--fleet", type=int, default=100, help="faces per round (one day of the fleet)")
+    parser.add_argument("--holdout", type=int, default=80, help="fixed shifted hold-out faces")
+    parser.add_argument("--budget", type=int, default=30, help="K: faces reviewed per round and arm")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--demo-kind", type=int, default=60, help="demo-like faces replayed in every round")
+    args = parser.parse_args()
+    import ray
+
+    from fibervlm.serve.config import ServeConfig
+    from fibervlm.serve.model import ModelHost
+
+    out = Path(args.out)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
+    render(out / "holdout", n=args.holdout, seed=900, kind=SHIFTED, date="2026-11-01")
+    render(out / "demo-kind", n=args.demo_kind, seed=901, kind=DEMO_KIND, date="2026-11-01")
+    for index in range(args.rounds):
+        day = START + dt.timedelta(days=7 * index)
+        render(
+            out / "fleet" / f"day-{index}",
+            n=args.fleet,
+            seed=910 + index,
+            kind=SHIFTED,
+            date=str(day),
+            fmt="parquet",
+        )
+    host = ModelHost(ServeConfig(registry_root=str(out / "mined" / "registry")))
+    rows, cache, served = [], {}, []
+    promoted = {"mined": 0, "random": 0}
+    for index in range(args.rounds):
+        for arm in ("mined", "random"):
+            summary = run_round(out, arm, index, args.budget, cache)
+            promoted[arm] += bool(summary["decision"].get("promoted"))
+            rows.append(row(arm, index, summary, promoted[arm]))
+            print(json.dumps(rows[-1], default=str), flush=True)
+            if arm == "mined":
+                host.load()
+                served.append(
+                    {
+                        "round": index + 1,
+                        "version": host.model and host.model.version,
+                        "replica": host.replica,
+                    }
+                )
+    before = host.model.version if host.model else None
+    refused = sabotage(out, args.budget)
+    host.load()
+    result = {
+        "args": vars(args),
+        "rows": rows,
+        "final": {arm: served_metrics(out, arm) for arm in ("mined", "random")},
+        "serve": {
+            "after_each_round": served,
+            "one_replica": len({s["replica"] for s in served}) == 1,
+            "sabotage_promoted": refused["decision"].get("promoted"),
+            "sabotage_reasons": refused["decision"].get("reasons"),
+            "sabotage_candidate_metrics": {
+                m: (refused.get("candidate_metrics") or {}).get(m) for m in METRICS
+            },
+            "served_before_sabotage": before,
+            "served_after_sabotage": host.model.version if host.model else None,
+        },
+    }
+    (out / "loop.json").write_text(json.dumps(result, indent=1, default=str))
+    print(markdown(rows, result["final"]))
+    print(json.dumps(result["serve"], indent=1, default=str))
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
