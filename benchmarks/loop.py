@@ -86,13 +86,13 @@ METRICS = ("pass_fail_accuracy", "defect_count_accuracy", "defect_f1", "map50")
 START = dt.date(2026, 11, 23)
 
 
-def render(out: Path, *, n: int, seed: int, kind: dict[str, Any], date: str) -> Path:
+def render(out: Path, *, n: int, seed: int, kind: dict[str, Any], date: str, fmt: str = "images") -> Path:
+    """Faces with their truth; the fleet as Parquet shards, whose `profile` column the backfill grades by."""
     from fibervlm.synth import SynthConfig, write_dataset
 
     if not (out / "labels.jsonl").is_file():
-        write_dataset(
-            out=out, n=n, seed=seed, fmt="images", date=date, config=SynthConfig.model_validate(kind)
-        )
+        config = SynthConfig.model_validate(kind)
+        write_dataset(out=out, n=n, seed=seed, fmt=fmt, shards=max(1, n // 32), date=date, config=config)
     return out
 
 
