@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from fibervlm.config import Config
@@ -50,7 +52,7 @@ class MiningConfig(Config):
     )
     weights: ScoreWeights = Field(default_factory=ScoreWeights, description="Score of each reason.")
     seed: int = Field(0, description="Seed of the random-selection baseline (`strategy: random`).")
-    strategy: str = Field(
+    strategy: Literal["mined", "random"] = Field(
         "mined", description="`mined` (score, quotas, dedupe) or `random` (the benchmark's baseline)."
     )
 
@@ -59,6 +61,4 @@ class MiningConfig(Config):
         low, high = self.confidence_band
         if not 0 <= low <= high <= 1:
             raise ValueError(f"confidence_band: need 0 <= low <= high <= 1, got {self.confidence_band}")
-        if self.strategy not in ("mined", "random"):
-            raise ValueError(f"strategy: {self.strategy!r} is not `mined` or `random`")
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from fibervlm.config import Config
 from fibervlm.mining.config import MiningConfig
@@ -111,11 +111,21 @@ class RetrainConfig(Config):
         "must refuse).",
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> RetrainConfig:
-        if self.train.get("method", "lora") != "lora":
-            raise ValueError("train.method: the weekly job trains a LoRA adapter")
-        return self
+    @field_validator("train")
+    @classmethod
+    def _train_fields(cls, train: dict[str, Any]) -> dict[str, Any]:
+        """Checked as a TrainConfig now, so a misspelt key fails when the YAML loads, not after mining."""
+        from fibervlm.train.config import TrainConfig
+
+        if train.get("method", "lora") != "lora":
+            raise ValueError("method: the weekly job trains a LoRA adapter")
+        try:
+            TrainConfig.model_validate({"train_data": "<snapshot>", **train})
+        except ValidationError as error:
+            raise ValueError(
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            ) from None
+        return train
 
     def round_id(self) -> str:
         return self.round_name or f"round-{self.today().isoformat()}"

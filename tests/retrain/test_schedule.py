@@ -10,7 +10,7 @@ import pytest
 import yaml
 from kuberay_schema import CRONJOB, RAYJOB
 
-from fibervlm.config import load_config
+from fibervlm.config import ConfigError, load_config
 from fibervlm.paths import REPO_ROOT
 from fibervlm.retrain import RetrainConfig
 
@@ -69,3 +69,7 @@ def test_retrain_yaml_starts_with_its_command_and_names_every_key() -> None:
         0.3,
         0.6,
     )
+    with pytest.raises(ConfigError, match=r"'train': .*bogus"):  # checked as a TrainConfig at load
+        load_config(RetrainConfig, REPO_ROOT / "configs" / "retrain.yaml", ["train.bogus=1"])
+    with pytest.raises(ConfigError, match=r"mining\.strategy"):
+        load_config(RetrainConfig, REPO_ROOT / "configs" / "retrain.yaml", ["mining.strategy=best"])
