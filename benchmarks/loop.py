@@ -1,7 +1,7 @@
 """Does the weekly loop learn? Three rounds from the shipped demo VLM on a shifted synthetic fleet,
 mined against random selection at the same budget, side by side in the same run.
 
-    nice -n 15 .venv/bin/python benchmarks/loop.py [--out /tmp/fibervlm-loop] [--fleet 100] [--budget 30]
+    nice -n 15 .venv/bin/python benchmarks/loop.py [--out /tmp/fibervlm-loop] [--fleet 80] [--budget 24]
 
 The fleet is shifted from the demo model's training faces (centred SM-PC, 1-2 big digs or particles):
 SM-APC and MM-PC faces (MM-PC's wider zone A and looser zone-B limits change verdicts), off-centre
@@ -174,6 +174,20 @@ def run_round(out: Path, arm: str, index: int, budget: int, cache: dict[str, Pat
     return summary
 
 
+def seed_registries(out: Path, budget: int) -> None:
+    """Both arms start from the same BEST: the demo model, evaluated on the hold-out once."""
+    from fibervlm.paths import demo_vlm
+    from fibervlm.registry import best_version, promote, publish
+    from fibervlm.retrain.job import ensure_best
+
+    info = ensure_best(arm_config(out, "mined", START, budget))
+    root = str(out / "random" / "registry")
+    if best_version(root, "endface") is None:
+        manifest = {k: info.manifest.get(k) for k in ("base_model", "method", "data_snapshot")}
+        version = publish(root, "endface", metrics=info.metrics, manifest=manifest, source_dir=demo_vlm())
+        promote(root, "endface", version, force=True)
+
+
 def sabotage(out: Path, budget: int) -> dict[str, Any]:
     """A candidate trained on shuffled labels from the mined arm's BEST: it must be refused."""
     from fibervlm.retrain import run_retrain
@@ -228,9 +242,9 @@ def markdown(rows: list[dict[str, Any]], final: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/fibervlm-loop")
-    parser.add_argument("--fleet", type=int, default=100, help="faces per round (one day of the fleet)")
-    parser.add_argument("--holdout", type=int, default=80, help="fixed shifted hold-out faces")
-    parser.add_argument("--budget", type=int, default=30, help="K: faces reviewed per round and arm")
+    parser.add_argument("--fleet", type=int, default=80, help="faces per round (one day of the fleet)")
+    parser.add_argument("--holdout", type=int, default=60, help="fixed shifted hold-out faces")
+    parser.add_argument("--budget", type=int, default=24, help="K: faces reviewed per round and arm")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--demo-kind", type=int, default=60, help="demo-like faces replayed in every round")
     args = parser.parse_args()
@@ -253,6 +267,7 @@ def main() -> None:
             date=str(day),
             fmt="parquet",
         )
+    seed_registries(out, args.budget)
     host = ModelHost(ServeConfig(registry_root=str(out / "mined" / "registry")))
     rows, cache, served = [], {}, []
     promoted = {"mined": 0, "random": 0}
