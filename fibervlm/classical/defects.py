@@ -76,6 +76,13 @@ class DefectConfig(Config):
     chip_max_depth_um: float = Field(25.0, gt=0, description="Deepest chip searched for.")
     max_defects: int = Field(64, ge=1, description="Most proposals kept per image, most confident first.")
 
+    outline_fraction: float = Field(
+        0.35,
+        gt=0,
+        lt=1,
+        description="A blob's outline is where its contrast falls below this fraction of its peak: under "
+        "half, because a pit's lit far wall and a particle's thin rim are fainter than its middle.",
+    )
     max_core_contrast: float = Field(
         0.12,
         gt=0,
