@@ -77,7 +77,7 @@ class DefectConfig(Config):
     max_defects: int = Field(64, ge=1, description="Most proposals kept per image, most confident first.")
 
     outline_fraction: float = Field(
-        0.35,
+        0.4,
         gt=0,
         lt=1,
         description="A blob's outline is where its contrast falls below this fraction of its peak: under "
