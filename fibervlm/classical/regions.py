@@ -137,7 +137,7 @@ def _half_width(profile: np.ndarray, step: float) -> float | None:
     return float(right - left) * step
 
 
-def _line_width_px(
+def line_width_px(
     maps: ResidualMaps,
     centre: np.ndarray,
     major: np.ndarray,
@@ -193,14 +193,14 @@ def measure_region(
     elongated = (
         length_px / width_px >= config.linear_elongation and length_px * um >= config.min_line_length_um
     )
-    line_width_px, thin = width_px, False
+    stroke_px, thin = width_px, False
     if elongated:
-        fwhm_px = _line_width_px(maps, centre, major, along, region.polarity, width_px)
-        line_width_px = math.sqrt(max(fwhm_px**2 - config.psf_fwhm_px**2, (0.5 * fwhm_px) ** 2))
+        fwhm_px = line_width_px(maps, centre, major, along, region.polarity, width_px)
+        stroke_px = math.sqrt(max(fwhm_px**2 - config.psf_fwhm_px**2, (0.5 * fwhm_px) ** 2))
         # A soft elongated film is a smear, unless it is thin: a thin line is blurred soft by the optics.
-        thin = line_width_px * um <= config.thin_line_um
+        thin = stroke_px * um <= config.thin_line_um
     if elongated and (region.softness < config.max_line_softness or thin):
-        width_px = line_width_px
+        width_px = stroke_px
         # The stroke's rounded ends reach half a width past its centre line, which is what is measured.
         inset_px = min(width_px / 2, 0.25 * length_px)
         ends = centre + np.outer([along.min() + inset_px, along.max() - inset_px], major)
