@@ -8,18 +8,22 @@ Knows no models: renders with NumPy/OpenCV, grades with `fibervlm.grading`.
     ('uint8', 'sm-pc')
 """
 
-from fibervlm.synth.config import SizeRanges, SynthConfig
+from fibervlm.synth.config import APPEARANCES, FRAMES, SizeRanges, SynthConfig
 from fibervlm.synth.dataset import encode_png, label_line, write_dataset
-from fibervlm.synth.render import PROFILES, build_report, render_endface, sample_endface
+from fibervlm.synth.render import PROFILES, SynthFace, build_report, render_face, sample_endface, sample_face
 
 __all__ = [
+    "APPEARANCES",
+    "FRAMES",
     "PROFILES",
     "SizeRanges",
     "SynthConfig",
+    "SynthFace",
     "build_report",
     "encode_png",
     "label_line",
-    "render_endface",
+    "render_face",
     "sample_endface",
+    "sample_face",
     "write_dataset",
 ]
