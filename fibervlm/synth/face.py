@@ -130,10 +130,45 @@ def sample_tones(rng: np.random.Generator, *, multimode: bool) -> FaceTones:
     )
 
 
+def _fibre_patch(geometry: FaceGeometry, reach_px: float) -> Patch:
+    """The square of the image within `reach_px` of the fibre centre."""
+    centre = np.array([geometry.center_x, geometry.center_y])
+    corners = np.stack([centre - reach_px, centre + reach_px])
+    return Patch.around(corners, 0, geometry.width, geometry.height)
+
+
+def _standard_reach_px(geometry: FaceGeometry, adhesive_width_um: float) -> float:
+    """How far from the centre the standard look's bore reaches: glass, a 1.5× wandering gap, margin."""
+    return geometry.cladding_radius_px + 1.5 * max(2.5, geometry.px(adhesive_width_um)) + 3
+
+
+def _embed(values: np.ndarray, source: Patch, target: Patch) -> np.ndarray:
+    """`values` of `source` placed on `target`: zero where `source` does not reach."""
+    if source == target:
+        return values
+    placed = np.zeros(target.shape, np.float32)
+    x0, y0 = max(source.x0, target.x0), max(source.y0, target.y0)
+    x1, y1 = min(source.x1, target.x1), min(source.y1, target.y1)
+    placed[y0 - target.y0 : y1 - target.y0, x0 - target.x0 : x1 - target.x0] = values[
+        y0 - source.y0 : y1 - source.y0, x0 - source.x0 : x1 - source.x0
+    ]
+    return placed
+
+
 def render_clean_face(
-    rng: np.random.Generator, geometry: FaceGeometry, tones: FaceTones, *, multimode: bool
+    rng: np.random.Generator,
+    geometry: FaceGeometry,
+    tones: FaceTones,
+    *,
+    multimode: bool,
+    texture_gap_um: float | None = None,
 ) -> np.ndarray:
-    """Reflectance of the defect-free face, (H, W) float32 in 0–1."""
+    """Reflectance of the defect-free face, (H, W) float32 in 0–1.
+
+    `texture_gap_um`: the standard look's epoxy width (default: the tones' own). The glass texture is
+    drawn on the patch that width gives, so a look with another gap draws the same random numbers,
+    and so shows the same face, as the standard look.
+    """
     shape = (geometry.height, geometry.width)
     grain = _grain(rng, shape, max(0.8, geometry.px(0.8)))
     mottle = _coarse_noise(rng, shape, geometry.px(12.0))
@@ -145,9 +180,9 @@ def render_clean_face(
     reach_px = cladding_px + (1 + tones.adhesive_eccentricity) * gap_mean_px + 3
     if tones.bore_edge_contrast:
         reach_px += geometry.px(tones.bore_edge_width_um)
-    centre = np.array([geometry.center_x, geometry.center_y])
-    corners = np.stack([centre - reach_px, centre + reach_px])
-    patch = Patch.around(corners, 0, geometry.width, geometry.height)
+    patch = _fibre_patch(geometry, reach_px)
+    texture_width_um = tones.adhesive_width_um if texture_gap_um is None else texture_gap_um
+    texture_patch = _fibre_patch(geometry, _standard_reach_px(geometry, texture_width_um))
     xs, ys = patch.grid()
     dx, dy = xs - geometry.center_x, ys - geometry.center_y
     radius_px = np.sqrt(dx * dx + dy * dy)
@@ -166,7 +201,8 @@ def render_clean_face(
     adhesive_alpha = np.clip(bore_px - radius_px + 0.5, 0, 1)
     view += adhesive_alpha * (tones.adhesive * (1 + 0.15 * patch.view(grain)) - view)
 
-    glass = tones.cladding * (1 + 0.012 * _coarse_noise(rng, patch.shape, geometry.px(20.0)))
+    texture = _coarse_noise(rng, texture_patch.shape, geometry.px(20.0))
+    glass = tones.cladding * (1 + 0.012 * _embed(texture, texture_patch, patch))
     glass += _core(radius_px, geometry, tones.core_delta, multimode=multimode)
     # A thin bright rim just inside the edge: the polished bevel catches the coaxial light.
     glass += tones.rim_contrast * np.exp(-0.5 * ((radius_px - cladding_px + 1.8) / 0.9) ** 2)

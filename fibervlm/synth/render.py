@@ -192,8 +192,11 @@ def render_face(
     geometry = sample_geometry(
         rng, core_diameter_um=core_um, frame=frame, max_offset_frac=config.max_offset_frac
     )
-    tones = appearance.restyle_tones(look, sample_tones(rng, multimode=multimode))
-    reflectance = render_clean_face(rng, geometry, tones, multimode=multimode)
+    standard_tones = sample_tones(rng, multimode=multimode)
+    tones = appearance.restyle_tones(look, standard_tones)
+    reflectance = render_clean_face(
+        rng, geometry, tones, multimode=multimode, texture_gap_um=standard_tones.adhesive_width_um
+    )
     defects = draw_defects(rng, reflectance, geometry, table_for_profile(profile), config)
     optics = appearance.restyle_optics(look, sample_optics(rng, config=config, angled=profile == "sm-apc"))
     return SynthFace(
