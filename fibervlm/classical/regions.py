@@ -34,6 +34,7 @@ class Region:
     peak_z: float
     relative_contrast: float  # peak residual / background tone
     softness: float  # area above a quarter of the peak / area above half: ~1.2 sharp-edged, ~2 a soft film
+    outline: np.ndarray  # (h, w) bool, pixels above `outline_fraction` of the peak: a blob's extent
 
 
 def _seed_mask(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig) -> np.ndarray:
@@ -91,6 +92,7 @@ def find_regions(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig) 
         if half.sum() < config.min_area_px or peak < config.min_relative_contrast * max(tone, 1.0):
             continue
         quarter = _half_contrast_mask(signed, component, seeds[box], maps.valid[box], 0.25)
+        outline = _half_contrast_mask(signed, component, seeds[box], maps.valid[box], config.outline_fraction)
         regions.append(
             Region(
                 mask=half,
@@ -100,6 +102,7 @@ def find_regions(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig) 
                 peak_z=float(z_any[box][component].max()),
                 relative_contrast=peak / max(tone, 1.0),
                 softness=float(quarter.sum() / max(half.sum(), 1)),
+                outline=outline | half,
             )
         )
     return regions
@@ -134,7 +137,7 @@ def _half_width(profile: np.ndarray, step: float) -> float | None:
     return float(right - left) * step
 
 
-def _line_width_px(
+def line_width_px(
     maps: ResidualMaps,
     centre: np.ndarray,
     major: np.ndarray,
@@ -190,14 +193,14 @@ def measure_region(
     elongated = (
         length_px / width_px >= config.linear_elongation and length_px * um >= config.min_line_length_um
     )
-    line_width_px, thin = width_px, False
+    stroke_px, thin = width_px, False
     if elongated:
-        fwhm_px = _line_width_px(maps, centre, major, along, region.polarity, width_px)
-        line_width_px = math.sqrt(max(fwhm_px**2 - config.psf_fwhm_px**2, (0.5 * fwhm_px) ** 2))
+        fwhm_px = line_width_px(maps, centre, major, along, region.polarity, width_px)
+        stroke_px = math.sqrt(max(fwhm_px**2 - config.psf_fwhm_px**2, (0.5 * fwhm_px) ** 2))
         # A soft elongated film is a smear, unless it is thin: a thin line is blurred soft by the optics.
-        thin = line_width_px * um <= config.thin_line_um
+        thin = stroke_px * um <= config.thin_line_um
     if elongated and (region.softness < config.max_line_softness or thin):
-        width_px = line_width_px
+        width_px = stroke_px
         # The stroke's rounded ends reach half a width past its centre line, which is what is measured.
         inset_px = min(width_px / 2, 0.25 * length_px)
         ends = centre + np.outer([along.min() + inset_px, along.max() - inset_px], major)
@@ -211,9 +214,11 @@ def measure_region(
             source="classical",
             confidence=confidence,
         )
-    _, radius_px = cv2.minEnclosingCircle(points.astype(np.float32))
+    ys, xs = np.nonzero(region.outline)
+    outline = np.stack([xs + region.x0, ys + region.y0], axis=1).astype(np.float32)
+    _, radius_px = cv2.minEnclosingCircle(outline)
     diameter_px = 2 * float(radius_px) + 1.0
-    circularity = area_px / (math.pi * (diameter_px / 2) ** 2)
+    circularity = len(outline) / (math.pi * (diameter_px / 2) ** 2)
     is_dig = region.polarity < 0 and circularity > 0.55 and region.relative_contrast > 0.3
     return Defect(
         type="dig" if is_dig else "contamination",
