@@ -6,8 +6,10 @@ them. Two things break the symmetry and are modelled on top:
 - uneven illumination (vignetting, a tilt): a smooth multiplicative field, fitted to the image over the
   profile;
 - ring edges that are not exactly concentric with the fitted cladding (the epoxy gap that wanders, the
-  bore, a halo): where the profile is steep, a sector-by-sector median of what is left follows the edge
-  round the face, so an eccentric ring leaves no residual that could pass for a long thin defect.
+  bore, a halo): where the profile is steep, what is left, sector by sector, is fitted with the first
+  two harmonics of the angle (an offset ring leaves cos(θ − φ), an oval one cos 2(θ − φ)); the fit
+  follows the edge round the face, so an eccentric ring leaves no residual that could pass for a long
+  thin defect, while a chip or a particle on the edge, confined to a sector or two, is an outlier to it.
 Flat rings keep the whole-ring median only, so a large defect there is never absorbed by a sector.
 """
 
@@ -104,6 +106,30 @@ def _ring_edge_weight(
     return cv2.blur(widened.astype(np.float32).reshape(1, -1), (reach, 1)).ravel()
 
 
+def _harmonics(table: np.ndarray, *, sectors_out: int, orders: int = 2) -> np.ndarray:
+    """Per ring (column), a robust least-squares fit of a0 + Σ aₖ cos kθ + bₖ sin kθ to the sector
+    values (K, R); evaluated at `sectors_out` sector centres. Sectors far off the fit (a chip, a
+    particle on the edge) are dropped and the fit repeated."""
+    sectors = table.shape[0]
+
+    def design(n: int) -> np.ndarray:
+        theta = (np.arange(n) + 0.5) * 2 * math.pi / n
+        columns = [np.ones(n)] + [f(k * theta) for k in range(1, orders + 1) for f in (np.cos, np.sin)]
+        return np.stack(columns, axis=1)
+
+    basis = design(sectors)  # (K, P)
+    weights = np.isfinite(table).astype(np.float64)  # (K, R)
+    values = np.nan_to_num(table).astype(np.float64)
+    for _ in range(2):
+        normal = np.einsum("kp,kr,kq->rpq", basis, weights, basis) + 1e-6 * np.eye(basis.shape[1])
+        rhs = np.einsum("kp,kr->rp", basis, weights * values)
+        coef = np.linalg.solve(normal, rhs[..., None])[..., 0]  # (R, P)
+        error = np.abs(values - basis @ coef.T)
+        spread = 1.4826 * np.median(np.where(weights > 0, error, np.nan), axis=0) + 1e-6
+        weights = weights * (error < 3 * np.nan_to_num(spread, nan=np.inf))
+    return (design(sectors_out) @ coef.T).astype(np.float32)
+
+
 def _bounded_core(profile: np.ndarray, radii: np.ndarray, core: CoreBounds) -> np.ndarray:
     """The profile inside the core held within `max_contrast` of the glass just outside it.
 
@@ -139,7 +165,7 @@ def estimate_background(
     noise: float,
     eccentric_px: float,
     core: CoreBounds,
-    sectors: int = 24,
+    sectors: int = 32,
 ) -> Background:
     """Radial profile × smooth illumination, following ring edges up to `eccentric_px` off-centre."""
     profile = _bounded_core(frame.ring_median(frame.sample(image)), frame.radii, core)
@@ -152,6 +178,6 @@ def estimate_background(
     ring_edge[frame.radii < core.glass_radius_px] = 0
     [tone] = frame.rings_to_image(profile)
     if ring_edge.any():
-        leftover = np.nan_to_num(frame.sector_median(frame.sample(flat) - profile[None, :], sectors))
-        tone += frame.to_image(leftover * ring_edge[None, :])
+        leftover = frame.sector_median(frame.sample(flat) - profile[None, :], sectors)
+        tone += frame.to_image(_harmonics(leftover, sectors_out=96) * ring_edge[None, :])
     return Background(frame, flat, tone, illumination, profile, ring_edge)

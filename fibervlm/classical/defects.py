@@ -11,6 +11,8 @@ Only the contact zone is looked at (zone D ends at 250 µm across): the image is
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from pydantic import Field
@@ -20,6 +22,7 @@ from fibervlm.classical.geometry import GeometryFit
 from fibervlm.classical.lines import merge_collinear
 from fibervlm.classical.maps import CONTACT_ZONE_RADIUS_UM, Crop, MapSettings, residual_maps
 from fibervlm.classical.regions import find_regions, measure_region
+from fibervlm.classical.scratches import find_scratches
 from fibervlm.config import Config
 from fibervlm.schemas import Defect, ZoneGeometry
 
@@ -64,7 +67,8 @@ class DefectConfig(Config):
     psf_fwhm_px: float = Field(
         1.8,
         ge=0,
-        description="Optical blur (FWHM, px) taken off line widths in quadrature: thin lines read wide.",
+        description="Optical blur (FWHM, px) taken off line widths in quadrature (thin lines read wide) "
+        "when the image's own blur cannot be read off its glass edge.",
     )
     max_line_softness: float = Field(
         1.85, gt=1, description="A line must be sharp-edged: soft elongated films (smears) are contamination."
@@ -76,6 +80,20 @@ class DefectConfig(Config):
     chip_max_depth_um: float = Field(25.0, gt=0, description="Deepest chip searched for.")
     max_defects: int = Field(64, ge=1, description="Most proposals kept per image, most confident first.")
 
+    outline_fraction: float = Field(
+        0.4,
+        gt=0,
+        lt=1,
+        description="A blob's outline is where its contrast falls below this fraction of its peak: under "
+        "half, because a pit's lit far wall and a particle's thin rim are fainter than its middle.",
+    )
+    scratch_track_z: float = Field(
+        3.0, gt=0, description="Line-mean σ a pixel needs to vote for a straight scratch track."
+    )
+    min_scratch_track_um: float = Field(12.0, gt=0, description="Shortest straight track looked for.")
+    scratch_z: float = Field(
+        8.0, gt=0, description="Significance a track needs over its whole length (σ of its mean)."
+    )
     max_core_contrast: float = Field(
         0.12,
         gt=0,
@@ -124,6 +142,29 @@ def _part_of_chip(defect: Defect, chip: Defect) -> bool:
     return defect.line_px is None or (defect.length_um or 0.0) < 1.5 * chip.size_um
 
 
+def _chip_areas(chips: list[Defect], shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the chips' boxes, 2 px wider."""
+    areas = np.zeros(shape, dtype=bool)
+    for chip in chips:
+        x, y, w, h = chip.bbox
+        areas[max(0, int(y) - 2) : int(y + h) + 3, max(0, int(x) - 2) : int(x + w) + 3] = True
+    return areas
+
+
+def _along(defect: Defect, track: Defect, um_per_px: float) -> bool:
+    """A region lying on a scratch track (a piece of it, or its blurred shoulder) is that scratch."""
+    assert track.line_px is not None
+    a, b = np.array(track.line_px[:2]), np.array(track.line_px[2:])
+    x, y, w, h = defect.bbox
+    centre = np.array([x + w / 2, y + h / 2])
+    direction = b - a
+    t = float(np.clip((centre - a) @ direction / max(float(direction @ direction), 1e-9), 0, 1))
+    distance_px = float(np.linalg.norm(centre - (a + t * direction)))
+    width_px = track.size_um / um_per_px
+    small = defect.line_px is not None or defect.size_um <= 3 * track.size_um + 2
+    return small and distance_px <= max(4.0, width_px)
+
+
 def _shifted(defect: Defect, dx: float, dy: float) -> Defect:
     """The defect moved from crop to image pixels."""
     x, y, w, h = defect.bbox
@@ -137,6 +178,9 @@ def _shifted(defect: Defect, dx: float, dy: float) -> Defect:
 def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | None = None) -> list[Defect]:
     """Every defect proposal on the face, most confident first (`source="classical"`, zone unset)."""
     config = config or DefectConfig()
+    if fit.edge_blur_fwhm_px is not None:  # this image's own blur, read off its glass edge
+        blur_px = float(np.clip(fit.edge_blur_fwhm_px, 1.0, 4.0))
+        config = config.model_copy(update={"psf_fwhm_px": blur_px})
     zones = fit.zones
     x, y = zones.center_px
     max_radius_px = CONTACT_ZONE_RADIUS_UM / zones.um_per_px
@@ -153,9 +197,13 @@ def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | N
         settings=config.map_settings(zones),
     )
     chips = find_chips(cv2.GaussianBlur(image, (0, 0), config.smooth_px), maps, local, config)
-    others = [d for r in find_regions(maps, local, config) if (d := measure_region(r, maps, local, config))]
+    maps = replace(maps, valid=maps.valid & ~_chip_areas(chips, image.shape))  # a chip stands for its bite
     edge_ring_px = (config.edge_ring_inner_um + config.edge_ring_outer_um) / zones.um_per_px + 5
-    others = merge_collinear(others, max_gap_px=max(edge_ring_px, 10.0 / zones.um_per_px))
+    max_gap_px = max(edge_ring_px, 10.0 / zones.um_per_px)
+    tracks = merge_collinear(find_scratches(maps, local, config), max_gap_px=max_gap_px)
+    regions = [d for r in find_regions(maps, local, config) if (d := measure_region(r, maps, local, config))]
+    regions = [d for d in regions if not any(_along(d, t, zones.um_per_px) for t in tracks)]
+    others = merge_collinear(tracks + regions, max_gap_px=max_gap_px)
     others = [d for d in others if not any(_part_of_chip(d, c) for c in chips)]
     defects = sorted(chips + others, key=lambda d: -d.confidence)[: config.max_defects]
     return [_shifted(d, crop.x0, crop.y0) for d in defects]
