@@ -13,8 +13,9 @@ from loopkit import backfill_row, render_fleet, write_backfill
 
 from fibervlm.mining import MiningConfig
 from fibervlm.paths import demo_vlm
-from fibervlm.registry import best_version, list_versions
+from fibervlm.registry import best_version, list_versions, show
 from fibervlm.retrain import GateSettings, RetrainConfig, ReviewSettings, SnapshotSettings, run_retrain
+from fibervlm.retrain.job import publish_and_gate
 from fibervlm.retrain.snapshot import HoldoutOverlapError, check_disjoint
 from fibervlm.synth import write_dataset
 
@@ -101,6 +102,18 @@ def test_a_shuffled_candidate_is_refused_and_best_is_unchanged(ray_local, fleet:
     host = ModelHost(ServeConfig(registry_root=config.registry_root))
     assert host.load() and host.model is not None and host.model.version == bootstrap.version
     assert host.load() is False and host.model.version == bootstrap.version  # nothing new to pick up
+
+    # The same trained adapter as a candidate whose hold-out metrics beat BEST everywhere: promoted, and
+    # the model host (what a Serve replica wraps) swaps to it in place on its next BEST check.
+    better = {**candidate.metrics, "pass_fail_accuracy": bootstrap.metrics["pass_fail_accuracy"] + 0.1}
+    better["groups"] = bootstrap.metrics["groups"]
+    adapter = fleet / "work" / config.round_id() / "adapter"
+    best = show(config.registry_root, "endface")
+    decision = publish_and_gate(config, best, better, bootstrap.metrics, candidate.manifest, str(adapter))
+    assert decision["promoted"] and best_version(config.registry_root, "endface") == decision["version"]
+    replica = host.replica
+    assert host.load() and host.model.version == decision["version"] and host.replica == replica
+    assert host.model.inspector.vlm.adapter_id == str(fleet / "registry" / "endface" / decision["version"])
 
 
 def test_training_refuses_hold_out_images(fleet: Path) -> None:
