@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,9 @@ def make_snapshot(config: RetrainConfig, work: Path, base_model: str) -> tuple[S
 
 def train_candidate(
     config: RetrainConfig, best: VersionInfo, snapshot: Snapshot, work: Path
-) -> tuple[str, str]:
-    """Ray Train LoRA from BEST (its adapter continued, or a new one on a full BEST); (base, adapter dir)."""
+) -> tuple[str, str, str]:
+    """Ray Train LoRA from BEST (its adapter continued, or a new one on a full BEST);
+    (base, adapter dir, the run's final checkpoint URI)."""
     from fibervlm.train import TrainConfig, run_train
 
     base, adapter = model_of(best)
@@ -193,10 +195,13 @@ def train_candidate(
         "registry": None,
         "output_dir": str(work / "adapter"),
         "storage_path": config.train.get("storage_path", str(work / "ray")),
+        # A run of an existing name resumes that run's last checkpoint (Ray Train restores by name): every
+        # round must be a new run, or it would "train" by reloading the first round's finished state.
+        "run_name": f"{config.train.get('run_name', 'retrain')}-{work.name}-{uuid.uuid4().hex[:6]}",
     }
     result = run_train(TrainConfig.model_validate(fields))
     assert result.export_dir is not None
-    return base, result.export_dir
+    return base, result.export_dir, result.checkpoint
 
 
 def publish_and_gate(
@@ -279,13 +284,14 @@ def run_retrain(config: RetrainConfig) -> dict[str, Any]:
     with timed(timings, "evaluate_best"):
         baseline = best_metrics(config, best)
     with timed(timings, "train"):
-        base, adapter = train_candidate(config, best, snapshot, work)
+        base, adapter, checkpoint = train_candidate(config, best, snapshot, work)
     with timed(timings, "evaluate_candidate"):
         candidate = evaluate_version(config, model=base, adapter=adapter)
     manifest = {
         "base_model": base,
         "method": "lora",
         "init_from": best.version,
+        "checkpoint": checkpoint,
         "data_snapshot": snapshot.content_hash,
         "snapshot_counts": snapshot.counts,
         "new_rounds": new_rounds,

@@ -84,6 +84,9 @@ def test_a_shuffled_candidate_is_refused_and_best_is_unchanged(ray_local, fleet:
     assert summary["snapshot"]["counts"] == {"review": 8, "pseudo": 4} and summary["snapshot"]["rows"] == 12
     assert candidate.manifest["init_from"] == bootstrap.version and candidate.manifest["shuffled_labels"]
     assert candidate.manifest["data_snapshot"] == summary["snapshot"]["hash"]
+    assert (
+        f"retrain-{config.round_id()}-" in candidate.manifest["checkpoint"]
+    )  # a new Ray Train run per round
     assert (fleet / "registry" / "endface" / candidate.version / "adapter_config.json").is_file()
     gain = candidate.metrics["pass_fail_accuracy"] - bootstrap.metrics["pass_fail_accuracy"]
     assert summary["decision"]["primary_gain"] == pytest.approx(gain)
