@@ -129,9 +129,8 @@ def arm_config(out: Path, arm: str, day: dt.date, budget: int, **changes: Any) -
         "holdout": str(out / "holdout" / "labels.jsonl"),
         "registry_root": str(out / arm / "registry"),
         "bootstrap_model": demo_vlm(),
-        # the demo model already gets PASS/FAIL 0.95 on these faces but its boxes are poor (defect F1 0.02):
-        # the round is judged on defect F1, with no profile's PASS/FAIL nor class's F1 dropping > 0.1
-        "gate": GateSettings(metric="defect_f1", margin=0.0, tolerance=0.1, min_group_size=10),
+        # primary: PASS/FAIL accuracy; no profile's PASS/FAIL nor class's defect F1 may drop by > 0.1
+        "gate": GateSettings(metric="pass_fail_accuracy", margin=0.0, tolerance=0.1, min_group_size=10),
         "train": {**TRAIN, "storage_path": str(out / "ray")},
         "work_dir": str(out / arm / "work"),
     }
