@@ -190,6 +190,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from fibervlm.pipeline import load_backfill_config, run_backfill
+    from fibervlm.pipeline.backfill import describe_inputs
 
     config = load_backfill_config(
         args.config,
@@ -199,8 +200,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         overrides=args.overrides,
     )
-    manifest = run_backfill(config)
-    print(json.dumps({k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}, indent=2))
+    manifest = run_backfill(
+        config, on_start=lambda inputs: print(describe_inputs(inputs), flush=True), progress=sys.stdout
+    )
+    summary = {k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}
+    print(json.dumps({**summary, "ray_log": manifest["inputs"]["ray_log"]}, indent=2))
     return 0
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from fibervlm.config import Config
 from fibervlm.inspector import InspectorConfig
+from fibervlm.ray_session import RayConfig
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -34,26 +35,6 @@ class StageResources(Config):
     )
     max_tasks_in_flight: int = Field(
         default=2, ge=1, description="Batches queued per actor, so the next batch is ready when one finishes."
-    )
-
-
-class RayConfig(Config):
-    """Which Ray cluster runs the job."""
-
-    address: str | None = Field(
-        default=None,
-        description=(
-            "Ray address. None: the cluster of `ray job submit` if the job runs under one, else a new local "
-            "Ray (embedded). 'auto': an already running cluster. 'local': always a new local Ray."
-        ),
-    )
-    num_cpus: int | None = Field(
-        default=None, ge=1, description="CPUs of an embedded local Ray (None: all cores)."
-    )
-    object_store_mb: int | None = Field(
-        default=None,
-        ge=64,
-        description="Object store size of an embedded local Ray in MiB (None: Ray's default).",
     )
 
 
@@ -130,7 +111,7 @@ class BackfillConfig(Config):
         description="The composition each image goes through (profile, scale, detector, VLM, fusion), as for "
         "`fibervlm inspect` and Serve.",
     )
-    ray: RayConfig = Field(default_factory=lambda: RayConfig(), description="Which Ray cluster runs the job.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Which Ray cluster runs the job.")
 
 
 def load_backfill_config(

@@ -7,9 +7,10 @@ from typing import Any
 
 from fibervlm.inspector import Inspection
 from fibervlm.pipeline.inspection_column import build_inspector, write_inspections
+from fibervlm.pipeline.stage import Stage
 
 
-class GeometryStage:
+class GeometryStage(Stage):
     """Runs `Inspector.start` per row; a decode error becomes an error Inspection carrying the reason.
 
     Input columns: pixels, profile, width, height, status, error.
@@ -22,7 +23,7 @@ class GeometryStage:
     def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
         self.inspector = build_inspector(inspector, ["classical"], num_threads=num_threads)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         inspections = []
         rows = zip(

@@ -22,6 +22,7 @@ from ray import serve
 from ray.serve.schema import ServeDeploySchema
 
 from fibervlm.config import ConfigError, build_config, parse_overrides
+from fibervlm.ray_session import RayConfig, ray_session
 from fibervlm.serve.config import ServeConfig
 
 log = logging.getLogger(__name__)
@@ -149,18 +150,15 @@ def ensure_demo_model(config: ServeConfig) -> str | None:
 
 def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus: int = 2) -> int:
     """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until Ctrl-C."""
-    import ray
-
     schema = load_serve_file(path, overrides)
     ensure_demo_model(app_config(schema))
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
-    try:
-        url = deploy(schema)
-        print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        serve.shutdown()
-        ray.shutdown()
+    with ray_session(RayConfig(address="local", num_cpus=num_cpus)):
+        try:
+            url = deploy(schema)
+            print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            serve.shutdown()

@@ -61,17 +61,13 @@ def test_flags_win_and_bad_values_name_the_key() -> None:
 def test_default_pools_fit_two_cpus_and_the_count_is_the_deadlock_rule() -> None:
     config = BackfillConfig()
     pools = [config.geometry, config.vlm, config.grade]
-    stages = [StageSpec(name=str(i), cls=object, kwargs={}, resources=r) for i, r in enumerate(pools)]
+    stages = [StageSpec(cls=object, kwargs={}, resources=r) for i, r in enumerate(pools)]
     need = required_resources(config, stages)
     assert need["CPU"] == pytest.approx(
         2 * config.io_num_cpus + sum(r.min_actors * r.num_cpus for r in pools)
     )
     assert need["CPU"] <= 2
-    big = [
-        StageSpec(
-            name="x", cls=object, kwargs={}, resources=StageResources(min_actors=3, num_cpus=1, num_gpus=1)
-        )
-    ]
+    big = [StageSpec(cls=object, kwargs={}, resources=StageResources(min_actors=3, num_cpus=1, num_gpus=1))]
     assert required_resources(config, big) == {"CPU": 3.5, "GPU": 3}
 
 

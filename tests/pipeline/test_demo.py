@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from fibervlm.pipeline import run_demo
-from fibervlm.pipeline.run_report import read_rows
+from fibervlm.pipeline.run_report import read_output_rows
 
 
 @pytest.mark.slow
 def test_demo_renders_runs_and_reports(ray_local, tmp_path: Path) -> None:
-    messages: list[str] = []
-    result = run_demo(tmp_path, n=6, seed=2, vlm=False, progress=messages.append)
+    terminal = io.StringIO()
+    result = run_demo(tmp_path, n=6, seed=2, vlm=False, stream=terminal)
 
-    rows = read_rows(result["manifest"]["files"])
+    rows = read_output_rows(result["manifest"]["files"])
     labels = [json.loads(line) for line in (tmp_path / "shards" / "labels.jsonl").read_text().splitlines()]
     assert len(rows) == len(labels) == 6 == result["summary"]["rows"]
     assert {r["image_id"] for r in rows} == {label["image_id"] for label in labels}
     page = Path(result["report_html"]).read_text()
     assert page.count("data:image/png;base64,") == min(6, sum(bool(r["n_defects"]) for r in rows))
     assert "Defects per type and zone" in page and "Stage timings" in page
-    assert any(str(result["report_html"]) in m for m in messages)
+    shown = terminal.getvalue().splitlines()
+    assert shown[0] == f"rendering 6 synthetic end faces into {tmp_path.resolve() / 'shards'}"
+    assert shown[1].startswith("backfill: 6 images in 1 parquet file(s)")  # Ray is the session's: no log
+    assert shown[2].startswith("  images 6/6 [####################] 100%")
+    assert shown[3] == "done: 6 images (0 errors), pass rate " + f"{result['summary']['pass_rate']:.0%}"
+    assert shown[-1] == f"  report:   {result['report_html']}" and len(shown) == 7
