@@ -9,9 +9,10 @@ Knows nothing of Ray, pipelines or Serve. torch/transformers are imported when a
 
 from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest
 from fibervlm.vlm.constrained import GrammarCache, parse_answer
+from fibervlm.vlm.families import FAMILIES
 from fibervlm.vlm.loading import LoadedVlm, ModelLoadError, load_model
 from fibervlm.vlm.predictor import VlmPredictor, VlmResult, to_defects
-from fibervlm.vlm.presets import FAMILIES, ModelPreset, UnknownPresetError, load_preset, preset_names
+from fibervlm.vlm.presets import ModelPreset, UnknownPresetError, load_preset, preset_names
 from fibervlm.vlm.prompting import ImageError, build_messages, format_context, render_prompt, zone_crops
 from fibervlm.vlm.tiny import build_tiny
 
