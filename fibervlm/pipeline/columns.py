@@ -6,10 +6,6 @@ other and the whole output reads back as one table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 import pyarrow as pa
 
 STAGE_TIMINGS = ("decode_ms", "geometry_ms", "stage1_ms", "vlm_ms", "grade_ms")
@@ -48,13 +44,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
-
-
-def object_column(values: Sequence[Any]) -> np.ndarray:
-    """An object array even when empty or of equal-length bytes (numpy would make a fixed-width array)."""
-    column = np.empty(len(values), dtype=object)
-    column[:] = list(values)
-    return column
 
 
 def to_output_table(table: pa.Table) -> pa.Table:

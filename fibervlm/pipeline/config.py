@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -35,6 +35,14 @@ class StageResources(Config):
     )
     max_tasks_in_flight: int = Field(
         default=2, ge=1, description="Batches queued per actor, so the next batch is ready when one finishes."
+    )
+
+
+def pool(*, batch_size: int, num_cpus: float, description: str) -> Any:
+    """A stage's `StageResources` field: its default sizes and what the stage does."""
+    return Field(
+        default_factory=lambda: StageResources(batch_size=batch_size, num_cpus=num_cpus),
+        description=description,
     )
 
 
@@ -90,20 +98,16 @@ class BackfillConfig(Config):
     io_num_cpus: float = Field(
         default=0.25, gt=0, description="Logical CPUs per read and per write task (they mostly wait on I/O)."
     )
-    geometry: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=8, num_cpus=0.25),
-        description="Classical stage: zone geometry, scale and defect proposals.",
+    geometry: StageResources = pool(
+        batch_size=8, num_cpus=0.25, description="Classical stage: zone geometry, scale and defect proposals."
     )
-    stage1: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=16, num_cpus=0.25),
-        description="Stage-1 detector (YOLO) and quality classifier.",
+    stage1: StageResources = pool(
+        batch_size=16, num_cpus=0.25, description="Stage-1 detector (YOLO) and quality classifier."
     )
-    vlm: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=8, num_cpus=0.5),
-        description="VLM stage: constrained JSON reports.",
-    )
-    grade: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=32, num_cpus=0.25),
+    vlm: StageResources = pool(batch_size=8, num_cpus=0.5, description="VLM stage: constrained JSON reports.")
+    grade: StageResources = pool(
+        batch_size=32,
+        num_cpus=0.25,
         description="Fuse, grade against the IEC table, disagreement; builds the output columns.",
     )
     inspector: InspectorConfig = Field(

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from fibervlm.classical.io import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, image_size
-from fibervlm.pipeline.columns import object_column
+from fibervlm.detect.images import object_column
 from fibervlm.pipeline.stage import Stage
 
 NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # error rows: an empty image keeps the column one tensor type

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from fibervlm.inspector import Inspection
-from fibervlm.pipeline.inspection_column import build_inspector, write_inspections
+from fibervlm.pipeline.inspection_column import stage_inspector, write_inspections
 from fibervlm.pipeline.stage import Stage
 
 
@@ -21,7 +21,7 @@ class GeometryStage(Stage):
     output_columns = ("inspection", "status", "error", "geometry_ms")
 
     def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
-        self.inspector = build_inspector(inspector, ["classical"], num_threads=num_threads)
+        self.inspector = stage_inspector(inspector, ["classical"], num_threads=num_threads)
 
     def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()

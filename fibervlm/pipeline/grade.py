@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from fibervlm.detect.images import object_column
 from fibervlm.inspector import Inspection
-from fibervlm.pipeline.columns import object_column
-from fibervlm.pipeline.inspection_column import INSPECTION, build_inspector, read_inspections
+from fibervlm.pipeline.inspection_column import INSPECTION, read_inspections, stage_inspector
 from fibervlm.pipeline.stage import Stage
 
 RESULT_COLUMNS = (
@@ -68,7 +68,7 @@ class GradeStage(Stage):
     output_columns = (*RESULT_COLUMNS, "grade_ms")
 
     def __init__(self, *, inspector: dict[str, Any], progress: Any = None) -> None:
-        self.inspector = build_inspector(inspector, [])
+        self.inspector = stage_inspector(inspector, [])
         self.progress = progress
 
     def process(self, batch: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from fibervlm.pipeline.columns import object_column
+from fibervlm.detect.images import object_column
 from fibervlm.pipeline.stage import Stage
 from fibervlm.pipeline.storage import partition_of
 

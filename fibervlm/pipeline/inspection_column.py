@@ -13,14 +13,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fibervlm.detect.images import object_column
 from fibervlm.inspector import Inspection, Inspector, InspectorConfig
-from fibervlm.pipeline.columns import object_column
 from fibervlm.pipeline.stage import Stage
 
 INSPECTION = "inspection"
 
 
-def build_inspector(config: dict[str, Any], stages: Sequence[str], *, num_threads: int = 1) -> Inspector:
+def stage_inspector(config: dict[str, Any], stages: Sequence[str], *, num_threads: int = 1) -> Inspector:
     """An Inspector loading only `stages`, its math libraries held to `num_threads` (actors share cores).
 
     torch is imported only by the model stages: the geometry and grade actors start faster without it.
@@ -69,7 +69,7 @@ class InspectionStage(Stage):
         cls.output_columns = (INSPECTION, "status", "error", f"{cls.step}_ms")
 
     def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
-        self.inspector = build_inspector(inspector, [self.step], num_threads=num_threads)
+        self.inspector = stage_inspector(inspector, [self.step], num_threads=num_threads)
 
     def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
