@@ -42,6 +42,11 @@ class RayConfig(Config):
         ge=64,
         description="Object store size of an embedded local Ray in MiB (None: Ray's default).",
     )
+    log_to_driver: bool = Field(
+        default=False,
+        description="Show the workers' stdout/stderr on the driver (a training run's progress lines); "
+        "off: they stay in Ray's session logs.",
+    )
 
     def resolved_address(self, environ: Mapping[str, str] = os.environ) -> str:
         """Under `ray job submit` the driver gets RAY_ADDRESS; otherwise run embedded on this machine."""
@@ -52,7 +57,7 @@ class RayConfig(Config):
     def init_kwargs(self) -> dict[str, Any]:
         """`ray.init` arguments; the sizes apply only to a Ray this process starts."""
         address = self.resolved_address()
-        kwargs: dict[str, Any] = {"address": address, "log_to_driver": False}
+        kwargs: dict[str, Any] = {"address": address, "log_to_driver": self.log_to_driver}
         if address == "local":
             kwargs |= {"num_cpus": self.num_cpus, "include_dashboard": False}
             if self.object_store_mb:

@@ -1,4 +1,5 @@
-"""The backfill's output contract as an Arrow schema (DESIGN.md, "Backfill output"), and column helpers.
+"""The backfill's output contract as an Arrow schema (docs/architecture.md, "The report contract"), and
+the cast to it.
 
 Every file is cast to this one schema, so a file of only error rows has the same column types as any
 other and the whole output reads back as one table.

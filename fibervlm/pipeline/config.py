@@ -47,7 +47,8 @@ def pool(*, batch_size: int, num_cpus: float, description: str) -> Any:
 
 
 class BackfillConfig(Config):
-    """One backfill run: image shards in, one Parquet row per image out (DESIGN.md, "Backfill output")."""
+    """One backfill run: image shards in, one Parquet row per image out (docs/architecture.md, "The report
+    contract")."""
 
     input: str = Field(
         default="data/shards",

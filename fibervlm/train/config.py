@@ -99,8 +99,9 @@ class TrainConfig(Config):
     eval_batch_size: int = Field(8, gt=0, description="Hold-out images per generate call.")
     registry: RegistrySettings | None = Field(None, description="Publish (and maybe promote) the result.")
     ray: RayConfig = Field(
-        default_factory=RayConfig,
-        description="Which Ray cluster trains: `ray job submit`'s, else a local one of all cores.",
+        default_factory=lambda: RayConfig(log_to_driver=True),
+        description="Which Ray cluster trains: `ray job submit`'s, else a local one of all cores; the "
+        "workers' progress lines are shown.",
     )
 
     @model_validator(mode="after")

@@ -34,12 +34,13 @@ def _flatten(data: dict, prefix: str = "") -> set[str]:
     return keys
 
 
-def test_yaml_documents_every_knob_and_starts_with_the_command() -> None:
+def test_yaml_documents_every_knob_with_its_default_and_starts_with_the_command() -> None:
     text = CONFIG.read_text()
     assert text.startswith("#") and "jobs/backfill.py --config configs/backfill.yaml" in text.splitlines()[1]
     in_yaml = _flatten(yaml.safe_load(text))
     assert _keys(BackfillConfig) - in_yaml == set()
-    assert load_backfill_config(str(CONFIG)) == BackfillConfig.model_validate(yaml.safe_load(text))
+    # The file is the defaults written out: a value changed in one place only would make them disagree.
+    assert load_backfill_config(str(CONFIG)) == BackfillConfig()
 
 
 def test_flags_win_and_bad_values_name_the_key() -> None:
