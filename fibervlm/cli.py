@@ -290,7 +290,7 @@ def _registry_action(registry: Any, args: argparse.Namespace) -> list[dict]:
 def _add_registry(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("registry", help="list, show or promote versioned checkpoints")
     p.add_argument("action", choices=("list", "show", "promote"))
-    p.add_argument("--root", default="models/registry", help="registry root: folder or s3://bucket/prefix")
+    p.add_argument("--root", default="out/registry", help="registry root: folder or s3://bucket/prefix")
     p.add_argument("--task", default="endface")
     p.add_argument("--version", help="a version (show: default BEST; promote: required)")
     p.add_argument("--metric", default="pass_fail_accuracy", help="hold-out metric that must improve")
