@@ -1,8 +1,11 @@
 """The backfill: image shards → hash, decode → geometry → stage 1 → VLM → grade → Parquet, on Ray Data.
 
-    >>> from fibervlm.pipeline import BackfillConfig, run_backfill
     >>> config = BackfillConfig(input="shards/", output="out/", date="2026-11-20")
-    >>> manifest = run_backfill(config)  # doctest: +SKIP
+    >>> stages = default_stages(config)
+    >>> [spec.cls.__name__ for spec in stages], required_resources(config, stages)
+    (['GeometryStage', 'VlmStage', 'GradeStage'], {'CPU': 1.5, 'GPU': 0.0})
+
+`run_backfill(config)` runs it and returns the run's manifest (also under `out/_manifests/`).
 
 Lazy end to end: nothing runs until the sink pulls rows, and every stage streams into the next.
 Resume: rows already committed under the output (by source_uri and image_id) are skipped, and each

@@ -4,8 +4,12 @@ The file is Ray Serve's own format (`http_options`, `applications:`); the applic
 `ServeConfig` fields. Re-deploying the same file with a new `user_config` on the `InspectorModel`
 deployment updates the replicas in place (`reconfigure`): that is how a promotion goes live.
 
-    >>> schema = load_serve_file("configs/serve.yaml", ["registry_root=/tmp/registry"])  # doctest: +SKIP
-    >>> url = deploy(schema)                                                              # doctest: +SKIP
+    >>> from fibervlm.paths import CONFIGS_DIR
+    >>> schema = load_serve_file(CONFIGS_DIR / "serve.yaml", ["registry_root=/tmp/registry"])
+    >>> app_config(schema).registry_root, base_url(schema)
+    ('/tmp/registry', 'http://127.0.0.1:8000')
+
+`deploy(schema)` then applies it on the connected Ray and returns that URL once the app is running.
 """
 
 from __future__ import annotations

@@ -1,7 +1,13 @@
 """`run_train(config)`: preflight → Ray Train (`TorchTrainer`) → export → hold-out evaluation → registry.
 
 >>> from fibervlm.config import load_config
->>> result = run_train(load_config(TrainConfig, "configs/train/tiny-demo.yaml"))  # doctest: +SKIP
+>>> from fibervlm.paths import CONFIGS_DIR
+>>> config = load_config(TrainConfig, CONFIGS_DIR / "train" / "tiny-lora.yaml", ["max_steps=2"])
+>>> config.strategy, config.num_workers, config.max_steps, config.ray.log_to_driver
+('deepspeed', 2, 2, True)
+
+`run_train(config)` then trains on the Ray that `config.ray` names and returns a `TrainResult`;
+`tests/train/test_train_cli.py` runs exactly this through `fibervlm train`.
 """
 
 from __future__ import annotations
