@@ -11,6 +11,7 @@ strongest step of the angle-median radial profile inside the cladding.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -171,24 +172,23 @@ def _centre_votes(small: np.ndarray, radius_range: tuple[float, float], top_frac
 
 def _centre_candidates(
     gray: np.ndarray, smooth: np.ndarray, config: GeometryConfig, radius_range: tuple[float, float]
-) -> list[tuple[Circle, bool]]:
-    """The strongest peaks of the centre-vote accumulator, each with its likeliest radius (full pixels)."""
+) -> Iterator[tuple[Circle, bool]]:
+    """The strongest peaks of the centre-vote accumulator, strongest first, each with its likeliest
+    radius and edge polarity (full pixels); lazily, so a clear first candidate spares the rest."""
     scale = min(1.0, config.coarse_size_px / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     small_range = (radius_range[0] * scale, radius_range[1] * scale)
     small = cv2.GaussianBlur(small, (0, 0), 2.5)  # suppresses ferrule grain, keeps the glass edge
     votes = _centre_votes(small, small_range, top_fraction=0.03)
     suppress_px = max(3, round(0.5 * small_range[0]))
-    candidates = []
     for _ in range(config.max_candidates):
         y, x = np.unravel_index(int(np.argmax(votes)), votes.shape)
         if votes[y, x] <= 0:
             break
         centre_x, centre_y = float(x) / scale, float(y) / scale
         radius, falling = _radius_from_centre(smooth, centre_x, centre_y, radius_range)
-        candidates.append((Circle(centre_x, centre_y, radius), falling))
+        yield Circle(centre_x, centre_y, radius), falling
         cv2.circle(votes, (int(x), int(y)), suppress_px, 0.0, -1)
-    return candidates
 
 
 def _radius_from_centre(
@@ -307,29 +307,30 @@ def find_zones(
     smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
     # A dark→bright glass edge is a bright→dark one of the negated image: one edge finder for both.
     oriented = {True: smooth, False: -smooth}
-    candidates = _centre_candidates(image, smooth, config, radius_range)
     rng = np.random.default_rng(config.seed)
     min_step = config.min_edge_snr * noise
-    # Coarse pass for every candidate (180 rays, wide window); the fine passes only for the best.
-    coarse = [
-        replace(f, falling=falling)
-        for c, falling in candidates
-        if (
-            f := _fit_edge(
-                oriented[falling],
-                c,
-                half_window_px=max(8.0, 0.15 * c.radius),
-                rays=120,
-                step_px=0.5,
-                min_step=min_step,
-                rng=rng,
-            )
+    # Coarse pass (120 rays, wide window) candidate by candidate; the fine passes only for the best.
+    coarse: list[_EdgeFit] = []
+    tried = 0
+    for circle, falling in _centre_candidates(image, smooth, config, radius_range):
+        tried += 1
+        fit = _fit_edge(
+            oriented[falling],
+            circle,
+            half_window_px=max(8.0, 0.15 * circle.radius),
+            rays=120,
+            step_px=0.5,
+            min_step=min_step,
+            rng=rng,
         )
-        and radius_range[0] <= f.circle.radius <= radius_range[1]
-    ]
+        if fit is None or not radius_range[0] <= fit.circle.radius <= radius_range[1]:
+            continue
+        coarse.append(replace(fit, falling=falling))
+        if fit.support >= 0.85 and fit.median_step >= 8 * noise:
+            break  # a clean edge nearly all round: the fibre; the weaker peaks need no fitting
     if not coarse:
         raise FibreNotFoundError(
-            f"no fibre found: {len(candidates)} circle candidates, none with a clear glass edge "
+            f"no fibre found: {tried} circle candidates, none with a clear glass edge "
             f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
         )
     best = max(coarse, key=lambda f: f.score(noise))
