@@ -11,6 +11,7 @@ strongest step of the angle-median radial profile inside the cladding.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -171,24 +172,23 @@ def _centre_votes(small: np.ndarray, radius_range: tuple[float, float], top_frac
 
 def _centre_candidates(
     gray: np.ndarray, smooth: np.ndarray, config: GeometryConfig, radius_range: tuple[float, float]
-) -> list[tuple[Circle, bool]]:
-    """The strongest peaks of the centre-vote accumulator, each with its likeliest radius (full pixels)."""
+) -> Iterator[tuple[Circle, bool]]:
+    """The strongest peaks of the centre-vote accumulator, strongest first, each with its likeliest
+    radius and edge polarity (full pixels); lazily, so a clear first candidate spares the rest."""
     scale = min(1.0, config.coarse_size_px / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     small_range = (radius_range[0] * scale, radius_range[1] * scale)
     small = cv2.GaussianBlur(small, (0, 0), 2.5)  # suppresses ferrule grain, keeps the glass edge
     votes = _centre_votes(small, small_range, top_fraction=0.03)
     suppress_px = max(3, round(0.5 * small_range[0]))
-    candidates = []
     for _ in range(config.max_candidates):
         y, x = np.unravel_index(int(np.argmax(votes)), votes.shape)
         if votes[y, x] <= 0:
             break
         centre_x, centre_y = float(x) / scale, float(y) / scale
         radius, falling = _radius_from_centre(smooth, centre_x, centre_y, radius_range)
-        candidates.append((Circle(centre_x, centre_y, radius), falling))
+        yield Circle(centre_x, centre_y, radius), falling
         cv2.circle(votes, (int(x), int(y)), suppress_px, 0.0, -1)
-    return candidates
 
 
 def _radius_from_centre(
@@ -279,6 +279,83 @@ def _core_radius_px(
     return NOMINAL_CORE_DIAMETER_UM[best_family] / 2 / um_per_px, False
 
 
+def _radius_range(
+    shape: tuple[int, int], um_per_px: float | None, config: GeometryConfig
+) -> tuple[float, float]:
+    """Cladding radii searched (px): around 62.5 µm when the scale is known, else a share of the frame."""
+    height, width = shape
+    if um_per_px is not None:
+        expected = CLADDING_DIAMETER_UM / 2 / um_per_px
+        return expected * (1 - config.scale_tolerance), expected * (1 + config.scale_tolerance)
+    return config.min_radius_frac * min(height, width), config.max_radius_frac * max(height, width)
+
+
+def _best_edge(
+    image: np.ndarray,
+    smooth: np.ndarray,
+    noise: float,
+    radius_range: tuple[float, float],
+    config: GeometryConfig,
+) -> _EdgeFit:
+    """The glass edge: a coarse fit (120 rays, wide window) candidate by candidate, strongest first,
+    then two fine passes (the second casting its rays from the refined centre) on the best."""
+    # A dark→bright glass edge is a bright→dark one of the negated image: one edge finder for both.
+    oriented = {True: smooth, False: -smooth}
+    rng = np.random.default_rng(config.seed)
+    min_step = config.min_edge_snr * noise
+    coarse: list[_EdgeFit] = []
+    tried = 0
+    for circle, falling in _centre_candidates(image, smooth, config, radius_range):
+        tried += 1
+        fit = _fit_edge(
+            oriented[falling],
+            circle,
+            half_window_px=max(8.0, 0.15 * circle.radius),
+            rays=120,
+            step_px=0.5,
+            min_step=min_step,
+            rng=rng,
+        )
+        if fit is None or not radius_range[0] <= fit.circle.radius <= radius_range[1]:
+            continue
+        coarse.append(replace(fit, falling=falling))
+        if fit.support >= 0.85 and fit.median_step >= 8 * noise:
+            break  # a clean edge nearly all round: the fibre; the weaker peaks need no fitting
+    if not coarse:
+        raise FibreNotFoundError(
+            f"no fibre found: {tried} circle candidates, none with a clear glass edge "
+            f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
+        )
+    best = max(coarse, key=lambda f: f.score(noise))
+    for _ in range(2):
+        fine = _fit_edge(
+            oriented[best.falling],
+            best.circle,
+            half_window_px=max(4.0, 0.04 * best.circle.radius),
+            rays=config.rays,
+            step_px=0.25,
+            min_step=min_step,
+            rng=rng,
+        )
+        best = replace(fine, falling=best.falling) if fine else best
+    return best
+
+
+def _check_edge(edge: _EdgeFit, config: GeometryConfig) -> None:
+    """Refuse a circle whose edge is too faint or too broken to be a fibre's."""
+    radius = edge.circle.radius
+    if edge.median_step < config.min_edge_contrast:
+        raise FibreNotFoundError(
+            f"no fibre found: the best circle (r = {radius:.0f} px) has an edge of only "
+            f"{edge.median_step:.1f} grey levels (need {config.min_edge_contrast:g})"
+        )
+    if edge.support < config.min_edge_support:
+        raise FibreNotFoundError(
+            f"no fibre found: the best circle (r = {radius:.0f} px) has its edge on only "
+            f"{edge.support:.0%} of its circumference (need {config.min_edge_support:.0%})"
+        )
+
+
 def find_zones(
     gray: np.ndarray,
     *,
@@ -290,81 +367,21 @@ def find_zones(
 
     `um_per_px` (from metadata) fixes the scale and narrows the cladding search to 62.5 µm of radius;
     without it the scale comes from the fitted cladding. Raises `FibreNotFoundError` when no circle
-    with a clear bright→dark edge all round is found.
+    with a clear glass edge (bright→dark, or dark→bright for a dark cladding) all round is found.
     """
     config = config or GeometryConfig()
     image = gray.astype(np.float32)
-    height, width = image.shape
     noise = noise_sigma(image)
-    if um_per_px is not None:
-        expected = CLADDING_DIAMETER_UM / 2 / um_per_px
-        radius_range = (expected * (1 - config.scale_tolerance), expected * (1 + config.scale_tolerance))
-    else:
-        radius_range = (
-            config.min_radius_frac * min(height, width),
-            config.max_radius_frac * max(height, width),
-        )
     smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
-    # A dark→bright glass edge is a bright→dark one of the negated image: one edge finder for both.
-    oriented = {True: smooth, False: -smooth}
-    candidates = _centre_candidates(image, smooth, config, radius_range)
-    rng = np.random.default_rng(config.seed)
-    min_step = config.min_edge_snr * noise
-    # Coarse pass for every candidate (180 rays, wide window); the fine passes only for the best.
-    coarse = [
-        replace(f, falling=falling)
-        for c, falling in candidates
-        if (
-            f := _fit_edge(
-                oriented[falling],
-                c,
-                half_window_px=max(8.0, 0.15 * c.radius),
-                rays=120,
-                step_px=0.5,
-                min_step=min_step,
-                rng=rng,
-            )
-        )
-        and radius_range[0] <= f.circle.radius <= radius_range[1]
-    ]
-    if not coarse:
-        raise FibreNotFoundError(
-            f"no fibre found: {len(candidates)} circle candidates, none with a clear glass edge "
-            f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
-        )
-    best = max(coarse, key=lambda f: f.score(noise))
-    for _ in range(2):  # the second fine pass casts its rays from the refined centre
-        fine = _fit_edge(
-            oriented[best.falling],
-            best.circle,
-            half_window_px=max(4.0, 0.04 * best.circle.radius),
-            rays=config.rays,
-            step_px=0.25,
-            min_step=min_step,
-            rng=rng,
-        )
-        best = replace(fine, falling=best.falling) if fine else best
-    circle, points, inliers, median_step, support = (
-        best.circle,
-        best.points,
-        best.inliers,
-        best.median_step,
-        best.support,
-    )
-    if median_step < config.min_edge_contrast:
-        raise FibreNotFoundError(
-            f"no fibre found: the best circle (r = {circle.radius:.0f} px) has an edge of only "
-            f"{median_step:.1f} grey levels (need {config.min_edge_contrast:g})"
-        )
-    if support < config.min_edge_support:
-        raise FibreNotFoundError(
-            f"no fibre found: the best circle (r = {circle.radius:.0f} px) has its edge on only "
-            f"{support:.0%} of its circumference (need {config.min_edge_support:.0%})"
-        )
+    edge = _best_edge(image, smooth, noise, _radius_range(image.shape, um_per_px, config), config)
+    _check_edge(edge, config)
+    circle, points, inliers = edge.circle, edge.points, edge.inliers
     residual = float(np.sqrt(np.mean(circle.distances(points[inliers]) ** 2)))
     scale = um_per_px or CLADDING_DIAMETER_UM / 2 / circle.radius
     core_px, core_found = _core_radius_px(smooth, circle, scale, profile, noise)
-    confidence = support * min(1.0, median_step / (10 * noise)) * (1.0 if residual < 1.0 else 1.0 / residual)
+    confidence = (
+        edge.support * min(1.0, edge.median_step / (10 * noise)) * (1.0 if residual < 1.0 else 1.0 / residual)
+    )
     zones = ZoneGeometry(
         center_px=[circle.x, circle.y],
         core_radius_px=core_px,
@@ -373,4 +390,4 @@ def find_zones(
         confidence=round(float(np.clip(confidence, 0, 1)), 3),
     )
     blur = edge_blur_fwhm_px(image, circle, points, inliers)
-    return GeometryFit(zones, points, inliers, residual, median_step, noise, core_found, blur)
+    return GeometryFit(zones, points, inliers, residual, edge.median_step, noise, core_found, blur)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from fibervlm.train.config import TrainConfig
+from fibervlm.vlm.families import QWEN_FAMILIES
 from fibervlm.vlm.loading import LoadedVlm, load_model
 from fibervlm.vlm.presets import ModelPreset
 
@@ -22,7 +23,7 @@ def load_processor(preset: ModelPreset) -> Any:
     from transformers import AutoProcessor
 
     kwargs: dict[str, Any] = {}
-    if preset.family in ("qwen2_vl", "qwen2_5_vl"):
+    if preset.family in QWEN_FAMILIES:
         kwargs = {
             k: v for k, v in (("min_pixels", preset.min_pixels), ("max_pixels", preset.max_pixels)) if v
         }
@@ -80,10 +81,6 @@ def continue_lora(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, adapter, is_trainable=True, autocast_adapter_dtype=False)
-
-
-def trainable_parameters(model: Any) -> list[tuple[str, Any]]:
-    return [(name, param) for name, param in model.named_parameters() if param.requires_grad]
 
 
 def count_parameters(model: Any) -> dict[str, int]:
