@@ -1,8 +1,12 @@
-"""Disagreement mining and active-learning selection: backfill rows → a review queue."""
+"""Disagreement mining and active-learning selection: backfill rows → a review queue.
+
+This package's top level imports no Ray or pipeline code (the inspector imports `disagreement` from
+here); `fibervlm.mining.mine` (`run_mine`, reading the backfill) and `fibervlm.mining.queue` are imported
+by name where they are needed.
+"""
 
 from fibervlm.mining.config import MiningConfig, ScoreWeights
 from fibervlm.mining.disagreement import box_disagreement, disagreement
-from fibervlm.mining.mine import exclusions_of, label_records, mine_rows, queue_summary, run_mine
 from fibervlm.mining.phash import hamming, phash
 from fibervlm.mining.score import Candidate, score_row
 from fibervlm.mining.select import Exclusions, Selection, select
@@ -15,13 +19,8 @@ __all__ = [
     "Selection",
     "box_disagreement",
     "disagreement",
-    "exclusions_of",
     "hamming",
-    "label_records",
-    "mine_rows",
     "phash",
-    "queue_summary",
-    "run_mine",
     "score_row",
     "select",
 ]
