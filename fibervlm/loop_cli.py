@@ -21,7 +21,7 @@ def _date(text: str) -> dt.date:
 def cmd_mine(args: argparse.Namespace) -> int:
     from fibervlm.config import load_config
     from fibervlm.mining import MiningConfig
-    from fibervlm.mining.mine import queue_summary, run_mine
+    from fibervlm.review.mine import queue_summary, run_mine
 
     overrides = [f"budget={args.budget}", f"strategy={args.strategy}", *(args.set or [])]
     config = load_config(MiningConfig, args.config, overrides)

@@ -1,9 +1,6 @@
-"""Disagreement mining and active-learning selection: backfill rows → a review queue.
-
-This package's top level imports no Ray or pipeline code (the inspector imports `disagreement` from
-here); `fibervlm.mining.mine` (`run_mine`, reading the backfill) and `fibervlm.mining.queue` are imported
-by name where they are needed.
-"""
+"""Disagreement mining and active-learning selection, as pure functions of backfill rows: the score of
+each row and the quota-balanced, deduplicated choice. Reading the backfill and writing the review queue
+(on the backfill's storage) live in `fibervlm.review`."""
 
 from fibervlm.mining.config import MiningConfig, ScoreWeights
 from fibervlm.mining.disagreement import box_disagreement, disagreement

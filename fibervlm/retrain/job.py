@@ -20,17 +20,17 @@ from typing import Any
 
 import fsspec
 
-from fibervlm.mining.backfill_rows import read_backfill
-from fibervlm.mining.mine import exclusions_of, mine_rows
-from fibervlm.mining.queue import write_queue
 from fibervlm.pipeline.run_report import read_source_image
 from fibervlm.registry import VersionInfo, list_versions, promote, publish, show
 from fibervlm.retrain.config import RetrainConfig
 from fibervlm.retrain.gate import decide
 from fibervlm.retrain.report import render_round_report
 from fibervlm.retrain.snapshot import Snapshot, build_snapshot, holdout_ids
+from fibervlm.review.backfill_rows import read_backfill
 from fibervlm.review.importer import import_labels
+from fibervlm.review.mine import exclusions_of, mine_rows
 from fibervlm.review.pseudo import write_pseudo_labels
+from fibervlm.review.queue import write_queue
 from fibervlm.review.simulated import simulate_review
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import fsspec
 
-from fibervlm.mining.mine import image_uri, label_records
 from fibervlm.retrain.config import SnapshotSettings
+from fibervlm.review.mine import image_uri, label_records
 
 
 class HoldoutOverlapError(ValueError):

@@ -18,8 +18,8 @@ from typing import Any
 
 from fibervlm.classical.geometry import FibreNotFoundError, find_zones
 from fibervlm.classical.io import decode_image
-from fibervlm.mining.queue import publish_folder
 from fibervlm.review.measure import graded_report, measure
+from fibervlm.review.queue import publish_folder
 from fibervlm.review.reviewed import ReviewedTask, read_export, validate
 from fibervlm.schemas import Defect, EndfaceReport, ZoneGeometry
 from fibervlm.synth.dataset import label_line

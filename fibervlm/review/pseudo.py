@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fibervlm.mining.queue import image_name, publish_folder
 from fibervlm.mining.score import report_of
+from fibervlm.review.queue import image_name, publish_folder
 from fibervlm.schemas import EndfaceReport
 from fibervlm.synth.dataset import label_line
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import fsspec
 
-from fibervlm.mining.mine import label_records
-from fibervlm.mining.queue import TASKS_FILE
 from fibervlm.review.labelstudio import Box, rectangle
+from fibervlm.review.mine import label_records
+from fibervlm.review.queue import TASKS_FILE
 
 REVIEWER = "simulated-reviewer"
 

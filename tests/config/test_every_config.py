@@ -50,6 +50,7 @@ def _preset(path: Path) -> Any:
 LOADERS: list[tuple[str, Callable[[Path], Any], str]] = [
     ("backfill.yaml", _typed("fibervlm.pipeline.config:BackfillConfig"), "BackfillConfig"),
     ("serve.yaml", _serve, "ServeConfig"),
+    ("retrain.yaml", _typed("fibervlm.retrain.config:RetrainConfig"), "RetrainConfig"),
     ("detect/demo.yaml", _typed("fibervlm.detect.config:DetectDemoConfig"), "DetectDemoConfig"),
     ("detect/detector.yaml", _typed("fibervlm.detect.config:DetectorConfig"), "DetectorConfig"),
     ("models/*.yaml", _preset, "ModelPreset"),

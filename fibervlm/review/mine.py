@@ -18,13 +18,13 @@ import fsspec
 import numpy as np
 
 from fibervlm.classical.io import ImageDecodeError, decode_image
-from fibervlm.mining.backfill_rows import read_backfill
 from fibervlm.mining.config import MiningConfig
 from fibervlm.mining.phash import phash
-from fibervlm.mining.queue import write_queue
 from fibervlm.mining.score import Candidate, score_row
 from fibervlm.mining.select import Exclusions, Selection, select
 from fibervlm.pipeline.run_report import read_source_image
+from fibervlm.review.backfill_rows import read_backfill
+from fibervlm.review.queue import write_queue
 
 
 def label_records(uri: str | None) -> Iterator[tuple[dict[str, Any], str]]:
