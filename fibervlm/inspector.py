@@ -116,7 +116,9 @@ class Inspection(StrictModel):
 
     status: Literal["ok", "unsure", "error"] = "ok"
     error: str | None = Field(default=None, description="Why the row is `error` or `unsure`.")
-    profile: FibreProfile | None = Field(default=None, description="Requested, else set by the classical step.")
+    profile: FibreProfile | None = Field(
+        default=None, description="Requested, else set by the classical step."
+    )
     um_per_px: float | None = None
     width: int = 0
     height: int = 0

@@ -65,9 +65,11 @@ def _edge_profiles(gray: np.ndarray, zones: ZoneGeometry) -> np.ndarray:
     radii = zones.cladding_radius_px + OFFSETS_PX
     if radii[0] < 1:
         return np.empty((0, len(OFFSETS_PX)))
-    glass_band = (OFFSETS_PX >= -INSIDE_PX[1]) & (OFFSETS_PX <= -INSIDE_PX[0])
+    glass_band = (-INSIDE_PX[1] <= OFFSETS_PX) & (-INSIDE_PX[0] >= OFFSETS_PX)
     profiles = [
-        p / tone for p in _sector_profiles(gray, zones, radii) if (tone := float(np.median(p[glass_band]))) > 1.0
+        p / tone
+        for p in _sector_profiles(gray, zones, radii)
+        if (tone := float(np.median(p[glass_band]))) > 1.0
     ]
     return np.array(profiles).reshape(len(profiles), len(OFFSETS_PX))
 

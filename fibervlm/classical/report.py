@@ -22,16 +22,15 @@ from pydantic import Field
 from fibervlm import __version__
 from fibervlm.classical.defects import DefectConfig, propose_defects
 from fibervlm.classical.focus import edge_sharpness
-from fibervlm.classical.geometry import FibreNotFoundError, GeometryConfig, GeometryFit, find_zones
+from fibervlm.classical.geometry import FibreNotFoundError, GeometryConfig, find_zones
 from fibervlm.classical.io import DEFAULT_MAX_PIXELS, ImageDecodeError, read_image
+from fibervlm.classical.profile import infer_profile
 from fibervlm.config import Config
 from fibervlm.grading import grade_report_fields, load_table, table_for_profile
-from fibervlm.schemas import EndfaceReport, FibreProfile, Provenance, ZoneGeometry
+from fibervlm.schemas import EndfaceReport, Provenance, ZoneGeometry
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 MODEL_ID = "classical-opencv"
-# Cores are 8–10 µm (single-mode) or 50 / 62.5 µm (multimode): any diameter between is a clear split.
-MM_MIN_CORE_DIAMETER_UM = 25.0
 GEOMETRY_CONFIDENCE_DEFAULT = 0.5
 SHARPNESS_DEFAULT = 0.24
 
@@ -115,7 +114,7 @@ class ClassicalInspector:
         geometry_done = time.perf_counter()
         zones = fit.zones.model_copy(update={"sharpness": edge_sharpness(image, fit.zones)})
         focus_done = time.perf_counter()
-        graded_profile = profile or infer_profile(fit)
+        graded_profile = profile or infer_profile(image, zones)[0]
         timings_ms = {
             "geometry": round(1000 * (geometry_done - started), 2),
             "focus": round(1000 * (focus_done - geometry_done), 2),
@@ -128,7 +127,9 @@ class ClassicalInspector:
             "zones": zones,
         }
         grading_table = load_table(table) if table else table_for_profile(graded_profile)
-        provenance = Provenance(model_id=MODEL_ID, grading_table=grading_table.id, fibervlm_version=__version__)
+        provenance = Provenance(
+            model_id=MODEL_ID, grading_table=grading_table.id, fibervlm_version=__version__
+        )
         reason = self.unsure_reason(zones, image.shape)
         if reason is not None:
             # Not seen, so nothing is claimed: no proposals, no verdict (mining picks the row up).
@@ -171,16 +172,6 @@ class ClassicalInspector:
         if zones.sharpness < config.min_sharpness:
             return f"out of focus: sharpness {zones.sharpness:.2f} < {config.min_sharpness:.2f}"
         return None
-
-
-def infer_profile(fit: GeometryFit) -> FibreProfile:
-    """Single-mode or multimode PC from the measured core diameter (APC looks the same as PC).
-
-    A core the fit did not see gets the nominal radius of the family whose step was stronger, so the
-    guess still follows the image; an unsure core is no reason to refuse a face whose cladding is clear.
-    """
-    core_diameter_um = 2 * fit.zones.core_radius_px * fit.zones.um_per_px
-    return "mm-pc" if core_diameter_um >= MM_MIN_CORE_DIAMETER_UM else "sm-pc"
 
 
 def edge_in_view(zones: ZoneGeometry, shape: tuple[int, ...]) -> float:

@@ -77,7 +77,9 @@ class APMetrics(StrictModel):
 class PassFailMetrics(StrictModel):
     n: int = Field(description="Gold images given a verdict or none at all (a missing one counts as wrong).")
     accuracy: float | None = Field(description="Share of those n whose predicted verdict is the true one.")
-    n_unsure: int = Field(default=0, description="Gold images predicted `unsure`: not in n, neither right nor wrong.")
+    n_unsure: int = Field(
+        default=0, description="Gold images predicted `unsure`: not in n, neither right nor wrong."
+    )
     confusion: dict[str, dict[str, int]] = Field(
         description="true verdict → predicted verdict (or `missing`) → count."
     )

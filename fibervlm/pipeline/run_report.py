@@ -180,8 +180,12 @@ def render_run_report(rows: list[dict[str, Any]], manifest: dict[str, Any], *, g
         _table(
             ["image", "reason", "geometry confidence", "sharpness"],
             [
-                [r["source_uri"].rsplit("/", 1)[-1], r["error"], _num(r.get("geometry_confidence")),
-                 _num(r.get("sharpness"))]
+                [
+                    r["source_uri"].rsplit("/", 1)[-1],
+                    r["error"],
+                    _num(r.get("geometry_confidence")),
+                    _num(r.get("sharpness")),
+                ]
                 for r in rows
                 if r["status"] == "unsure"
             ],
