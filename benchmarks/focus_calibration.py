@@ -8,8 +8,8 @@ and fixed scales, fits their geometry and measures the cladding edge's sharpness
 out of focus: σ ≥ 2.5 px. It prints the sharpness per blur and scale, the separation (lowest in-focus
 against highest out-of-focus, also with heavy sensor noise, which must not make a blurred face look
 sharp) and the same split measured in µm, which cannot separate them. Then the geometry confidence of
-ordinary faces against faces whose fibre the fit cannot see well (cropped half out of frame, buried
-in noise).
+ordinary faces against faces whose fibre the fit cannot see well (cropped half out of frame: caught by
+the cladding edge in view instead; buried in noise).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from fibervlm.classical import ClassicalConfig, FibreNotFoundError, find_zones
 from fibervlm.classical.focus import edge_sharpness
+from fibervlm.classical.report import edge_in_view
 from fibervlm.synth import SynthConfig, sample_endface
 
 IN_FOCUS_PX = (0.5, 0.9, 1.3)
@@ -94,27 +95,33 @@ def _in_um(by_blur: dict[float, list[tuple[float, float, float]]]) -> None:
     )
 
 
-def _geometry(seed: int, n: int) -> None:
+def _geometry(seed: int, n: int, config: ClassicalConfig) -> None:
     ordinary = [find_zones(sample_endface(seed, i)[0]).zones.confidence for i in range(4 * n)]
+    below = sum(c < config.min_geometry_confidence for c in ordinary)
     print(f"\ngeometry confidence, {len(ordinary)} ordinary synthetic faces (mixed blur, noise, scale):")
-    print(f"  min {min(ordinary):.3f}  p5 {np.percentile(ordinary, 5):.3f}  median {np.median(ordinary):.3f}")
+    print(
+        f"  min {min(ordinary):.3f}  p5 {np.percentile(ordinary, 5):.3f}  median {np.median(ordinary):.3f}"
+        f"  below {config.min_geometry_confidence}: {below}"
+    )
+    print("faces the fit cannot see well (confidence, or confidence/edge in view for the cropped ones):")
     poor: dict[str, list[str]] = {
-        "cropped half out of frame": [],
-        "read noise 0.15": [],
-        "read noise 0.3": [],
+        name: [] for name in ("cropped half out of frame", "read noise 0.15", "read noise 0.3")
     }
     for index in range(n):
         image, label = sample_endface(seed, index, config=SynthConfig(um_per_px=(0.6, 0.6)))
-        cut = image[:, : int(label.zones.center_px[0])]  # the fibre's right half is out of frame
+        cut = np.ascontiguousarray(image[:, : int(label.zones.center_px[0])])  # right half out of frame
         for name, picture in (
-            ("cropped half out of frame", np.ascontiguousarray(cut)),
+            ("cropped half out of frame", cut),
             ("read noise 0.15", sample_endface(seed, index, config=SynthConfig(read_noise=(0.15, 0.15)))[0]),
             ("read noise 0.3", sample_endface(seed, index, config=SynthConfig(read_noise=(0.3, 0.3)))[0]),
         ):
             try:
-                poor[name].append(f"{find_zones(picture).zones.confidence:.2f}")
+                zones = find_zones(picture).zones
             except FibreNotFoundError:
                 poor[name].append("none")
+                continue
+            in_view = f"/{edge_in_view(zones, picture.shape):.2f}" if name.startswith("cropped") else ""
+            poor[name].append(f"{zones.confidence:.2f}{in_view}")
     for name, values in poor.items():
         print(f"  {name}: {' '.join(values)}")
 
@@ -137,7 +144,7 @@ def main() -> None:
         f"{default.min_sharpness} leaves margins {low - default.min_sharpness:+.3f} / "
         f"{default.min_sharpness - high:+.3f}"
     )
-    _geometry(args.seed, args.n)
+    _geometry(args.seed, args.n, default)
     elapsed_s = time.perf_counter() - started
     print(f"\nmin_geometry_confidence = {default.min_geometry_confidence}; {elapsed_s:.0f} s")
 

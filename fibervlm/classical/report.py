@@ -31,38 +31,37 @@ from fibervlm.schemas import EndfaceReport, Provenance, ZoneGeometry
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 MODEL_ID = "classical-opencv"
-GEOMETRY_CONFIDENCE_DEFAULT = 0.5
-SHARPNESS_DEFAULT = 0.24
 
 
 class ClassicalConfig(Config):
-    """The classical stage's settings: geometry, proposals, and the decoder's size limit."""
+    """The classical stage's settings: geometry, proposals, the decoder's size limit, and when a face
+    is `unsure` (not graded). The thresholds' numbers: `python benchmarks/focus_calibration.py --n 8`."""
 
     geometry: GeometryConfig = Field(default_factory=GeometryConfig, description="Fibre finding and fitting.")
     defects: DefectConfig = Field(default_factory=DefectConfig, description="Defect proposal thresholds.")
     max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="Largest image decoded (width × height).")
     min_geometry_confidence: float = Field(
-        GEOMETRY_CONFIDENCE_DEFAULT,
+        0.25,
         ge=0,
         le=1,
-        description="Below this `zones.confidence` the face is `unsure`, not graded. Synthetic faces: "
-        "p1 0.85, min 0.71 of 400; faces whose fit is wrong or weak score lower "
-        "(benchmarks/focus_calibration.py).",
+        description="Below this `zones.confidence` the face is `unsure`, not graded. Ordinary synthetic "
+        "faces score ≥ 0.28 (150 faces, median 0.99); faces buried in read noise 0.15–0.3 score "
+        "0.09–0.34 or are not found.",
     )
     min_sharpness: float = Field(
-        SHARPNESS_DEFAULT,
+        0.245,
         ge=0,
         le=1,
-        description="Below this `zones.sharpness` (cladding edge, per px) the face is out of focus: "
-        "`unsure`, not graded. Calibrated by benchmarks/focus_calibration.py: in focus (blur σ ≤ 1.3 px) "
-        "min 0.26, out of focus (σ ≥ 2.5 px) max 0.15.",
+        description="Below this `zones.sharpness` (cladding edge, per px; ≈ 0.4 / blur σ px) the face is "
+        "out of focus: `unsure`, not graded. Synthetic faces at 0.3–0.8 µm/px: in focus (blur σ ≤ 1.3 px) "
+        "≥ 0.270, out of focus (σ ≥ 2.5 px) ≤ 0.224, with renderer or 4× read noise.",
     )
     min_edge_in_view: float = Field(
         0.95,
         ge=0,
         le=1,
-        description="Least fraction of the cladding circle inside the frame; less is `unsure` (zone B "
-        "partly unseen).",
+        description="Least fraction of the cladding circle inside the frame; less is `unsure` (part of "
+        "zone B unseen; the fit's confidence stays high on a half-visible fibre).",
     )
 
 
@@ -162,7 +161,7 @@ class ClassicalInspector:
         if zones.confidence < config.min_geometry_confidence:
             return (
                 f"fibre geometry doubtful: confidence {zones.confidence:.2f} "
-                f"< {config.min_geometry_confidence:.2f}"
+                f"< {config.min_geometry_confidence:g}"
             )
         in_view = edge_in_view(zones, shape)
         if in_view < config.min_edge_in_view:
@@ -170,7 +169,7 @@ class ClassicalInspector:
         if zones.sharpness is None:
             return "focus not measurable: no clear cladding edge profile"
         if zones.sharpness < config.min_sharpness:
-            return f"out of focus: sharpness {zones.sharpness:.2f} < {config.min_sharpness:.2f}"
+            return f"out of focus: sharpness {zones.sharpness:.3f} < {config.min_sharpness:g}"
         return None
 
 
