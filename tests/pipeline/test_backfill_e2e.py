@@ -47,7 +47,7 @@ def test_local_images_one_row_per_input_errors_kept_reports_graded(
     [blurred] = [r for r in rows if r["source_uri"] in unseen]
     assert (blurred["status"], blurred["pass_fail"], blurred["disagreement"]) == ("unsure", None, None)
     assert blurred["error"].startswith("out of focus: sharpness 0.1") and blurred["sharpness"] < 0.2
-    assert blurred["geometry_confidence"] > 0 and json.loads(blurred["report"])["vlm"] is not None
+    assert blurred["geometry_confidence"] > 0 and json.loads(blurred["report"])["zones"]["sharpness"] < 0.2
     assert all(
         r["profile"] == "sm-pc" and r["profile_inferred"] for r in ok + unsure
     )  # no metadata: inferred
