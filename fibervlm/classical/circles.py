@@ -1,4 +1,4 @@
-"""Circle fitting to edge points: algebraic least squares, geometric refinement, RANSAC."""
+"""Circle fitting to edge points: RANSAC over 3-point circles, then geometric least squares."""
 
 from __future__ import annotations
 
@@ -16,22 +16,6 @@ class Circle:
     def distances(self, points: np.ndarray) -> np.ndarray:
         """Signed distance of (N, 2) points from the circle: positive outside."""
         return np.hypot(points[:, 0] - self.x, points[:, 1] - self.y) - self.radius
-
-
-def fit_algebraic(points: np.ndarray) -> Circle | None:
-    """Kåsa fit: x² + y² + Dx + Ey + F = 0 by linear least squares; None if degenerate."""
-    if len(points) < 3:
-        return None
-    x, y = points[:, 0], points[:, 1]
-    mx, my = x.mean(), y.mean()  # centring keeps the normal equations well conditioned
-    u, v = x - mx, y - my
-    a = np.stack([u, v, np.ones_like(u)], axis=1)
-    solution, *_ = np.linalg.lstsq(a, -(u * u + v * v), rcond=None)
-    d, e, f = solution
-    radius_sq = (d * d + e * e) / 4 - f
-    if not np.isfinite(radius_sq) or radius_sq <= 0:
-        return None
-    return Circle(float(mx - d / 2), float(my - e / 2), float(np.sqrt(radius_sq)))
 
 
 def fit_geometric(points: np.ndarray, start: Circle, iterations: int = 10) -> Circle:
