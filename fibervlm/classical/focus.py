@@ -1,17 +1,20 @@
-"""Is the face in focus? The sharpness of the cladding edge the geometry fit found.
+"""Is the face in focus? The blur of the cladding edge the geometry fit found.
 
 A blurred face hides its defects (the classic cause of false PASSes), so the classical stage refuses
-to grade one. The measure is the glass edge itself, not the variance of the Laplacian: the edge is
-on every face wherever it sits, its profile averaged over hundreds of rays is nearly free of noise
-(noise adds Laplacian variance and would make a noisy blurred face look sharp), and dividing its
-steepest slope by its own step height cancels exposure and illumination.
+to grade one. The measure is the glass edge itself, not the variance of the Laplacian: the edge is on
+every face, and noise adds Laplacian variance (a noisy blurred face would look sharp), while a profile
+across the edge is the median of ~90 rays per 45° sector, nearly free of noise.
 
-    sharpness = max |d profile / d r| / step        (per pixel)
+Per sector, the profile divided by its glass tone (which cancels exposure and uneven illumination) is
+fitted by a model — glass │ adhesive ring │ ferrule, three tones, one Gaussian blur σ — on a grid of
+edge shifts, ring widths and σ, each grid point's tones solved by least squares. The model knows a
+narrow ring loses its depth when blurred, where a slope-over-step ratio would read it as sharper.
 
-the fraction of the glass→adhesive step crossed in one pixel at the edge's steepest point: about 1
-for a one-pixel step, 0.4 / σ for an edge blurred by a Gaussian of σ pixels. It is measured in
-pixels of the image, on purpose: `benchmarks/focus_calibration.py` shows a µm measure cannot
-separate 1.3 px of blur at 0.8 µm/px (1.04 µm) from 2.5 px at 0.3 µm/px (0.75 µm).
+    sharpness = 1 / (σ √(2π))        (per pixel; σ the median over sectors)
+
+the fraction of the edge's step crossed in one pixel at its steepest point: 0.4 / σ, capped at 1.
+It is measured in pixels of the image, on purpose: `benchmarks/focus_calibration.py` shows a µm
+measure cannot separate 1.3 px of blur at 0.8 µm/px (1.04 µm) from 2.5 px at 0.3 µm/px (0.75 µm).
 """
 
 from __future__ import annotations
@@ -26,16 +29,13 @@ from fibervlm.schemas import ZoneGeometry
 
 SECTORS = 8  # the median over sectors survives uneven illumination and a chip or two on the edge
 RAYS_PER_SECTOR = 90
-STEP_PX = 0.25  # radial sampling of the edge profile
-INSIDE_PX = (6.0, 16.0)  # glass tone: this far inside the fitted edge (past the bevel's bright rim)
-EDGE_SEARCH_PX = 4.0  # the steepest point lies this close to the fitted radius
-OUTSIDE_PX = 10.0  # the adhesive (or ferrule) tone: the farthest from the glass within this reach
 MIN_RAYS = 30  # a sector with fewer rays inside the image is not measured
-OFFSETS_PX = np.arange(-INSIDE_PX[1], OUTSIDE_PX + STEP_PX, 2 * STEP_PX)  # radii sampled, from the edge
-FIT_WINDOW = OFFSETS_PX >= -6.0  # the model is fitted from 6 px inside the edge outwards
+GLASS_BAND_PX = (-16.0, -6.0)  # the glass tone: this far inside the fitted edge (past the bevel's rim)
+OFFSETS_PX = np.arange(GLASS_BAND_PX[0], 10.0 + 0.5, 0.5)  # radii sampled, from the fitted edge
+FIT_WINDOW = np.greater_equal(OFFSETS_PX, GLASS_BAND_PX[1])  # fitted from 6 px inside, outwards
 SHIFT_GRID_PX = np.arange(-2.0, 2.01, 0.25)  # where the blurred edge sits, from the fitted radius
 RING_GRID_PX = np.array([1.5, 2, 2.5, 3, 4, 5, 6, 8, 11, 15, 30])  # adhesive ring widths (30: none in view)
-SIGMA_GRID_PX = np.geomspace(0.3, 8.0, 36)  # blur σ candidates
+SIGMA_GRID_PX = np.geomspace(0.3, 8.0, 36)  # blur σ candidates, 10 % apart
 
 
 def _sector_profiles(gray: np.ndarray, zones: ZoneGeometry, radii: np.ndarray) -> list[np.ndarray]:
@@ -65,7 +65,8 @@ def _edge_profiles(gray: np.ndarray, zones: ZoneGeometry) -> np.ndarray:
     radii = zones.cladding_radius_px + OFFSETS_PX
     if radii[0] < 1:
         return np.empty((0, len(OFFSETS_PX)))
-    glass_band = (-INSIDE_PX[1] <= OFFSETS_PX) & (-INSIDE_PX[0] >= OFFSETS_PX)
+    inner_px, outer_px = GLASS_BAND_PX
+    glass_band = np.greater_equal(OFFSETS_PX, inner_px) & np.less_equal(OFFSETS_PX, outer_px)
     profiles = [
         p / tone
         for p in _sector_profiles(gray, zones, radii)

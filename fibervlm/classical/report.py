@@ -110,10 +110,10 @@ class ClassicalInspector:
             )
         started = time.perf_counter()
         fit = find_zones(image, um_per_px=um_per_px, profile=profile, config=self.config.geometry)
-        geometry_done = time.perf_counter()
+        graded_profile = profile or infer_profile(image, fit.zones)[0]
+        geometry_done = time.perf_counter()  # where the fibre is, and which kind
         zones = fit.zones.model_copy(update={"sharpness": edge_sharpness(image, fit.zones)})
         focus_done = time.perf_counter()
-        graded_profile = profile or infer_profile(image, zones)[0]
         timings_ms = {
             "geometry": round(1000 * (geometry_done - started), 2),
             "focus": round(1000 * (focus_done - geometry_done), 2),
