@@ -32,10 +32,20 @@ DATE = "2026-11-20"
 
 
 def render(out: Path, n: int) -> list[Path]:
-    from fibervlm.synth import write_dataset
+    from fibervlm.synth import SynthConfig, write_dataset
 
+    faces_640 = SynthConfig(appearance="standard", frame="base")  # the 640×480 faces the README quotes
     if not out.exists():
-        write_dataset(out=out, n=n, seed=11, fmt="images", shards=max(1, n // 16), profile="sm-pc", date=DATE)
+        write_dataset(
+            out=out,
+            n=n,
+            seed=11,
+            fmt="images",
+            shards=max(1, n // 16),
+            profile="sm-pc",
+            date=DATE,
+            config=faces_640,
+        )
     return sorted(out.rglob("*.png"))
 
 

@@ -26,7 +26,7 @@ import torch
 from fibervlm.detect.config import DetectorConfig, QualityConfig
 from fibervlm.detect.quality import QualityClassifier, QualityModel, build_network
 from fibervlm.detect.yolo import YoloDetector
-from fibervlm.synth import sample_endface
+from fibervlm.synth import SynthConfig, sample_endface
 
 
 def images_per_s(
@@ -59,7 +59,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    samples = [sample_endface(seed=7, index=i) for i in range(args.n)]
+    faces_640 = SynthConfig(appearance="standard", frame="base")  # the 640×480 faces the README quotes
+    samples = [sample_endface(seed=7, index=i, config=faces_640) for i in range(args.n)]
     faces = [(image, report.zones.model_dump_json()) for image, report in samples]
     detector_config = DetectorConfig()
     rows = []

@@ -16,6 +16,9 @@ from fibervlm.config import ConfigError
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 EXIT_UNSURE = 3  # `inspect` and `grade`: some face was not really seen, so no PASS/FAIL was given
+# fibervlm.synth's names, repeated so the CLI starts without importing OpenCV (a test keeps them equal).
+APPEARANCES = ("standard", "dark-cladding", "epoxy-ring", "halo", "camera")
+FRAMES = ("base", "720x576", "1152x864")
 
 
 class CommandError(Exception):
@@ -49,8 +52,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from fibervlm.synth import write_dataset
+    from fibervlm.synth import SynthConfig, write_dataset
 
+    config = SynthConfig(appearance=args.appearance, frame=args.frame, defocus_sigma_px=args.defocus_sigma_px)
     summary = write_dataset(
         out=Path(args.out),
         n=args.n,
@@ -59,6 +63,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         shards=args.shards,
         profile=args.profile,
         date=args.date,
+        config=config,
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -360,6 +365,18 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         "--shards", type=int, default=1, help="number of shards (files for parquet, folders for images)"
     )
     p.add_argument("--profile", choices=(*PROFILES, "mixed"), default="mixed", help="fibre profile, or mixed")
+    p.add_argument(
+        "--appearance", choices=(*APPEARANCES, "mixed"), default="mixed", help="how the faces look, or mixed"
+    )
+    p.add_argument(
+        "--frame", choices=(*FRAMES, "mixed"), default="mixed", help="image size and scale, or mixed"
+    )
+    p.add_argument(
+        "--defocus-sigma-px",
+        type=float,
+        default=0.0,
+        help="out-of-focus blur, Gaussian sigma in px (0: sharp)",
+    )
     p.add_argument("--date", default="2026-11-20", help="partition value: writes under date=YYYY-MM-DD/")
     p.set_defaults(func=cmd_synth)
 

@@ -26,7 +26,8 @@ def fit_geometric(points: np.ndarray, start: Circle, iterations: int = 10) -> Ci
         dist = np.maximum(np.hypot(dx, dy), 1e-9)
         residual = dist - radius
         jacobian = np.stack([-dx / dist, -dy / dist, -np.ones_like(dist)], axis=1)
-        step, *_ = np.linalg.lstsq(jacobian, -residual, rcond=None)
+        # Normal equations: a 3×3 solve is far cheaper than lstsq's SVD, and well posed on an arc.
+        step = np.linalg.solve(jacobian.T @ jacobian + 1e-9 * np.eye(3), -jacobian.T @ residual)
         cx, cy, radius = cx + step[0], cy + step[1], radius + step[2]
         if np.abs(step).max() < 1e-4:
             break

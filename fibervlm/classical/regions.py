@@ -120,21 +120,25 @@ def _principal_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return centre, eigenvectors[:, 1], eigenvectors[:, 0]
 
 
-def _half_width(profile: np.ndarray, step: float) -> float | None:
-    """Full width at half maximum of one cross-profile (peak positive), sub-sample; None if unclear."""
-    peak_index = int(np.argmax(profile))
-    peak = float(profile[peak_index])
-    if peak <= 0:
-        return None
-    half = 0.5 * peak
-    below = np.flatnonzero(profile[:peak_index] < half)
-    above = np.flatnonzero(profile[peak_index:] < half)
-    if len(below) == 0 or len(above) == 0:
-        return None
-    i, j = below[-1], peak_index + above[0]  # last sample under half on the left, first on the right
-    left = i + (half - profile[i]) / (profile[i + 1] - profile[i])
-    right = j - 1 + (profile[j - 1] - half) / (profile[j - 1] - profile[j])
-    return float(right - left) * step
+def _half_widths(profiles: np.ndarray, step: float) -> np.ndarray:
+    """Full width at half maximum of each cross-profile (B, O) (peak positive), sub-sample; NaN if unclear."""
+    columns = np.arange(profiles.shape[1])
+    peak_index = np.argmax(profiles, axis=1)
+    rows = np.arange(len(profiles))
+    peak = profiles[rows, peak_index]
+    half = 0.5 * peak[:, None]
+    below = profiles < half
+    # Last sample under half left of the peak, first one right of it (-1 / O when there is none).
+    i = np.where(below & (columns < peak_index[:, None]), columns, -1).max(axis=1)
+    j = np.where(below & (columns > peak_index[:, None]), columns, profiles.shape[1]).min(axis=1)
+    clear = (peak > 0) & (i >= 0) & (j < profiles.shape[1])
+    i, j = np.where(clear, i, 0), np.where(clear, j, 1)
+    p_i, p_i1 = profiles[rows, i], profiles[rows, np.minimum(i + 1, columns[-1])]
+    p_j, p_j1 = profiles[rows, j], profiles[rows, j - 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = i + (half[:, 0] - p_i) / (p_i1 - p_i)
+        right = j - 1 + (p_j1 - half[:, 0]) / (p_j1 - p_j)
+    return np.where(clear, (right - left) * step, np.nan)
 
 
 def line_width_px(
@@ -144,30 +148,32 @@ def line_width_px(
     along: np.ndarray,
     polarity: float,
     width_guess_px: float,
+    *,
+    reach_px: float | None = None,
 ) -> float:
     """Median FWHM of cross-profiles of the unsmoothed residual, each averaged over 5 px of the line.
 
     Measured per station against the local peak, so a scratch whose contrast varies along its length
-    keeps its width (one global half-peak threshold would thin it where it is faint).
+    keeps its width (one global half-peak threshold would thin it where it is faint). At most 24
+    blocks, spread along the line. `width_guess_px` when no profile is clear (NaN says so).
     """
     step = 0.25
-    reach = max(6.0, 2.5 * width_guess_px)
+    reach = reach_px if reach_px is not None else max(6.0, 2.5 * width_guess_px)
     offsets = np.arange(-reach, reach + step, step)
-    stations = np.arange(along.min() + 1, along.max() - 1 + 1e-9, 1.0)
-    if len(stations) < 3:
+    starts = np.arange(along.min() + 1, along.max() - 5 + 1e-9, 5.0)
+    if len(starts) == 0:
         return width_guess_px
+    starts = starts[np.linspace(0, len(starts) - 1, min(len(starts), 24)).round().astype(int)]
+    stations = (starts[:, None] + np.arange(5)[None, :]).ravel()  # (B * 5,)
     normal = np.array([-major[1], major[0]])
     points = centre + stations[:, None, None] * major + offsets[None, :, None] * normal  # (S, O, 2)
     xs, ys = points[..., 0].astype(np.float32), points[..., 1].astype(np.float32)
     values = polarity * cv2.remap(maps.raw_residual, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    widths = []
-    for block in range(0, len(stations) - 4, 5):
-        profile = values[block : block + 5].mean(axis=0)
-        profile = profile - np.median(np.concatenate([profile[:8], profile[-8:]]))  # local baseline
-        width = _half_width(profile, step)
-        if width is not None:
-            widths.append(width)
-    return float(np.median(widths)) if widths else width_guess_px
+    profiles = values.reshape(len(starts), 5, -1).mean(axis=1)  # (B, O)
+    baseline = np.median(np.concatenate([profiles[:, :8], profiles[:, -8:]], axis=1), axis=1)
+    widths = _half_widths(profiles - baseline[:, None], step)
+    widths = widths[np.isfinite(widths)]
+    return float(np.median(widths)) if len(widths) else width_guess_px
 
 
 def measure_region(

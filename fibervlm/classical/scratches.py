@@ -145,7 +145,9 @@ def _measure(
     track, wander = _refined(maps, track, polarity, reach_px)
     middle_t = (track.start + track.stop) / 2
     along = np.arange(track.start, track.stop + 1e-9, STEP_PX) - middle_t
-    fwhm_px = line_width_px(maps, track.point(middle_t), track.direction, along, polarity, math.nan)
+    fwhm_px = line_width_px(
+        maps, track.point(middle_t), track.direction, along, polarity, math.nan, reach_px=reach_px
+    )
     if math.isnan(fwhm_px):
         return None  # no clear cross-profile: a wide blob the track ran through, not a line
     start, stop, z = _extent(maps, track, polarity, width_px=fwhm_px, reach_px=reach_px)

@@ -23,10 +23,17 @@ DEMO_DATE = "2026-11-20"
 
 
 def render_demo_shards(out: Path, *, n: int, seed: int, date: str) -> Path:
-    """Synthetic end faces as Parquet shards (image bytes + profile column), as a camera fleet's day."""
-    from fibervlm.synth import write_dataset
+    """Synthetic end faces as Parquet shards (image bytes + profile column), as a camera fleet's day.
 
-    write_dataset(out=out, n=n, seed=seed, fmt="parquet", shards=max(1, n // 16), profile="mixed", date=date)
+    The standard look on 640×480 frames: the look the bundled demo VLM learned.
+    """
+    from fibervlm.synth import SynthConfig, write_dataset
+
+    faces = SynthConfig(appearance="standard", frame="base")
+    shards = max(1, n // 16)
+    write_dataset(
+        out=out, n=n, seed=seed, fmt="parquet", shards=shards, profile="mixed", date=date, config=faces
+    )
     return out
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from fibervlm.grading import table_for_profile
 from fibervlm.schemas import EndfaceReport
-from fibervlm.synth.config import SynthConfig
+from fibervlm.synth.config import APPEARANCES, SynthConfig
 from fibervlm.synth.dataset import encode_png
 from fibervlm.synth.render import sample_endface
 
@@ -61,7 +62,10 @@ DOC_SAMPLES = (
     ("sm-pc-clean", 0, 8),
 )
 # Smaller than the default frame so each PNG stays under ~150 KB (sensor noise does not compress).
-DOC_CONFIG = SynthConfig(width_px=480, height_px=360, um_per_px=(0.4, 0.8))
+DOC_CONFIG = SynthConfig(width_px=480, height_px=360, um_per_px=(0.4, 0.8), appearance="standard")
+# One face (its seed, index) in every appearance, and out of focus: docs/samples/appearance-<name>.png.
+APPEARANCE_SAMPLE = (0, 15)
+DEFOCUS_SAMPLE_SIGMA_PX = 4.0
 
 
 def write_doc_samples(out: Path) -> list[Path]:
@@ -77,6 +81,23 @@ def write_doc_samples(out: Path) -> list[Path]:
         legible = np.bitwise_and(cv2.GaussianBlur(image, (0, 0), 0.8), np.uint8(0xFC))
         written.append(out / f"{name}-annotated.png")
         written[-1].write_bytes(encode_png(annotate(legible, report)))
+    return written + write_appearance_samples(out)
+
+
+def write_appearance_samples(out: Path) -> list[Path]:
+    """The same face in each appearance, plus the standard look defocused."""
+    seed, index = APPEARANCE_SAMPLE
+    variants: dict[str, dict[str, Any]] = {f"appearance-{name}": {"appearance": name} for name in APPEARANCES}
+    variants["appearance-standard-defocused"] = {
+        "appearance": "standard",
+        "defocus_sigma_px": DEFOCUS_SAMPLE_SIGMA_PX,
+    }
+    written = []
+    for name, change in variants.items():
+        config = SynthConfig(**{**DOC_CONFIG.model_dump(), **change})
+        image, _ = sample_endface(seed, index, config=config)
+        written.append(out / f"{name}.png")
+        written[-1].write_bytes(encode_png(image))
     return written
 
 

@@ -1,6 +1,9 @@
-"""The synthetic end-face renderer's settings: image size, optics, noise and the defect mix."""
+"""The synthetic end-face renderer's settings: frame, appearance, optics, noise and the defect mix."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -8,6 +11,32 @@ from fibervlm.config import Config
 from fibervlm.schemas import MAX_DEFECTS
 
 Range = tuple[float, float]
+
+# How a face looks under the microscope (see `fibervlm.synth.appearance` for what each one changes).
+AppearanceName = Literal["standard", "dark-cladding", "epoxy-ring", "halo", "camera"]
+APPEARANCES: tuple[AppearanceName, ...] = get_args(AppearanceName)
+# "base" is the configured width_px × height_px at um_per_px; the others are common camera sensors.
+FrameName = Literal["base", "720x576", "1152x864"]
+FRAMES: tuple[FrameName, ...] = get_args(FrameName)
+BASE_FRAME_KEYS = ("width_px", "height_px", "um_per_px")
+WEIGHT_FIELDS = ("profile_weights", "type_weights", "zone_weights", "frame_weights", "appearance_weights")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Frame:
+    """The size of one rendered image and the range its optical scale is drawn from."""
+
+    name: str
+    width_px: int
+    height_px: int
+    um_per_px: Range
+
+
+# PAL video scopes (720×576) and 1.3 MP USB cameras (1152×864), at the scales such probes show.
+CAMERA_FRAMES = {
+    "720x576": Frame(name="720x576", width_px=720, height_px=576, um_per_px=(0.4, 1.2)),
+    "1152x864": Frame(name="1152x864", width_px=1152, height_px=864, um_per_px=(0.4, 1.2)),
+}
 
 
 class SizeRanges(Config):
@@ -38,11 +67,44 @@ class SizeRanges(Config):
 class SynthConfig(Config):
     """How `fibervlm synth` renders end faces; the defaults give ~50% FAIL over the three profiles."""
 
-    width_px: int = Field(default=640, ge=64, le=4096, description="Image width in pixels.")
-    height_px: int = Field(default=480, ge=64, le=4096, description="Image height in pixels.")
+    width_px: int = Field(default=640, ge=64, le=4096, description="Width of the base frame in pixels.")
+    height_px: int = Field(default=480, ge=64, le=4096, description="Height of the base frame in pixels.")
     um_per_px: Range = Field(
         default=(0.3, 0.8),
-        description="Range of the optical scale (µm per pixel); 125 µm of cladding must fit.",
+        description="Range of the base frame's optical scale (µm per pixel); 135 µm must fit.",
+    )
+    frame: Literal["mixed", FrameName] = Field(
+        default="mixed",
+        description=(
+            "Image size and scale: 'base' (width_px × height_px at um_per_px), '720x576' or '1152x864' "
+            "(0.4–1.2 µm/px), or 'mixed' (drawn by frame_weights). Giving width_px, height_px or "
+            "um_per_px without a frame pins 'base': a size you ask for is the size you get."
+        ),
+    )
+    frame_weights: dict[str, float] = Field(
+        default={"base": 0.4, "720x576": 0.3, "1152x864": 0.3},
+        description="Frame mix when frame is 'mixed'.",
+    )
+    appearance: Literal["mixed", AppearanceName] = Field(
+        default="mixed",
+        description=(
+            "How the face looks: 'standard', 'dark-cladding' (bright ferrule, dark glass, faint core "
+            "ring), 'epoxy-ring' (wide dark epoxy annulus in the bore), 'halo' (bright ring inside the "
+            "cladding edge), 'camera' (strong vignetting, uneven light, JPEG), or 'mixed'."
+        ),
+    )
+    appearance_weights: dict[str, float] = Field(
+        default={name: 1.0 for name in APPEARANCES},
+        description="Appearance mix when appearance is 'mixed' (relative weights).",
+    )
+    defocus_sigma_px: float = Field(
+        default=0.0,
+        ge=0,
+        le=30,
+        description=(
+            "Out-of-focus blur: Gaussian sigma in pixels of the rendered frame (0 = in focus). It draws "
+            "no random numbers, so a face renders the same sharp and defocused; not part of any mix."
+        ),
     )
     max_offset_frac: float = Field(
         default=0.5,
@@ -97,6 +159,13 @@ class SynthConfig(Config):
     vignetting: Range = Field(default=(0.1, 0.45), description="Illumination fall-off from centre to corner.")
     gradient: Range = Field(default=(0.0, 0.12), description="Linear illumination gradient across the image.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_given_size_pins_the_base_frame(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "frame" not in data and any(k in data for k in BASE_FRAME_KEYS):
+            return {**data, "frame": "base"}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> SynthConfig:
         for name in ("um_per_px", "blur_sigma_px", "read_noise", "full_well", "exposure_gain"):
@@ -109,9 +178,23 @@ class SynthConfig(Config):
         unknown = set(self.profile_weights) - {"sm-pc", "sm-apc", "mm-pc"}
         unknown |= set(self.type_weights) - {"scratch", "dig", "chip", "crack", "contamination"}
         unknown |= set(self.zone_weights) - {"A", "B", "C", "D"}
+        unknown |= set(self.frame_weights) - set(FRAMES)
+        unknown |= set(self.appearance_weights) - set(APPEARANCES)
         if unknown:
-            raise ValueError(f"unknown profile, defect type or zone names: {sorted(unknown)}")
+            raise ValueError(f"unknown profile, defect type, zone, frame or appearance: {sorted(unknown)}")
+        for name in WEIGHT_FIELDS:
+            weights = getattr(self, name)
+            if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+                raise ValueError(f"{name}: need weights >= 0 with a positive sum, got {weights}")
         low, high = self.defects_per_face
         if not 0 <= low <= high <= MAX_DEFECTS:
             raise ValueError(f"defects_per_face: need 0 <= low <= high <= {MAX_DEFECTS}, got {low}, {high}")
         return self
+
+    def frame_named(self, name: str) -> Frame:
+        """The frame called `name`: 'base' is this config's size and scale, the others are fixed."""
+        if name == "base":
+            return Frame(
+                name="base", width_px=self.width_px, height_px=self.height_px, um_per_px=self.um_per_px
+            )
+        return CAMERA_FRAMES[name]

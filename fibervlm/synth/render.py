@@ -1,21 +1,25 @@
 """One synthetic end face: image + its full enriched `EndfaceReport`, graded by the IEC rules.
 
->>> from fibervlm.synth import sample_endface
->>> image, report = sample_endface(seed=0, index=3)
->>> image.shape, report.pass_fail in ("PASS", "FAIL")
-((480, 640), True)
+`sample_face` also says how the face was shown (appearance, frame, defocus):
+
+>>> from fibervlm.synth import SynthConfig, sample_face
+>>> face = sample_face(seed=0, index=3, config=SynthConfig(appearance="halo", frame="720x576"))
+>>> face.image.shape, face.appearance, face.frame, face.report.pass_fail in ("PASS", "FAIL")
+((576, 720), 'halo', '720x576', True)
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from fibervlm import __version__
 from fibervlm.grading import GradingTable, grade_report_fields, table_for_profile
 from fibervlm.schemas import LINEAR_TYPES, Defect, EndfaceReport, Provenance, RuleViolation, ZoneGeometry
-from fibervlm.synth.config import SynthConfig
+from fibervlm.synth.appearance import APPEARANCE_STYLES, Appearance
+from fibervlm.synth.config import Frame, SynthConfig
 from fibervlm.synth.defects import (
     Canvas,
     draw_chip,
@@ -36,6 +40,9 @@ from fibervlm.synth.face import (
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
 EXPLANATION_MAX_CHARS = 200  # what the VLM contract allows, so labels can be training targets
+# Sub-streams of a face's seed: choices made by a mix, and the look's own draws, never shift the
+# face's main stream, so the same face renders in every appearance (and frame choice stays put).
+APPEARANCE_STREAM, FRAME_STREAM, LOOK_STREAM = 1, 2, 3
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -157,27 +164,81 @@ def build_report(defects: list[Defect], geometry: FaceGeometry, *, profile: str)
     )
 
 
-def render_endface(
-    rng: np.random.Generator, *, profile: str, config: SynthConfig
-) -> tuple[np.ndarray, EndfaceReport]:
-    """Render one end face with `rng`: a uint8 (H, W) grayscale image and its graded report."""
+@dataclass(frozen=True, kw_only=True)
+class SynthFace:
+    """One rendered face: the uint8 (H, W) image, its graded report, and how it was shown."""
+
+    image: np.ndarray
+    report: EndfaceReport
+    appearance: str  # a name of fibervlm.synth.config.APPEARANCES
+    frame: str  # a name of fibervlm.synth.config.FRAMES
+    defocus_sigma_px: float
+
+
+def render_face(
+    rng: np.random.Generator,
+    look: np.random.Generator,
+    *,
+    profile: str,
+    config: SynthConfig,
+    appearance: Appearance,
+    frame: Frame,
+) -> SynthFace:
+    """Render one end face with `rng`; `look` draws the appearance's own choices."""
     if profile not in PROFILES:
         raise ValueError(f"unknown fibre profile {profile!r}; known: {', '.join(PROFILES)}")
     multimode = profile.startswith("mm")
     core_um = float(rng.choice(config.mm_core_diameters_um)) if multimode else config.sm_core_diameter_um
-    geometry = sample_geometry(rng, core_diameter_um=core_um, config=config)
-    tones = sample_tones(rng, multimode=multimode)
-    reflectance = render_clean_face(rng, geometry, tones, multimode=multimode)
+    geometry = sample_geometry(
+        rng, core_diameter_um=core_um, frame=frame, max_offset_frac=config.max_offset_frac
+    )
+    standard_tones = sample_tones(rng, multimode=multimode)
+    tones = appearance.restyle_tones(look, standard_tones)
+    reflectance = render_clean_face(
+        rng, geometry, tones, multimode=multimode, texture_gap_um=standard_tones.adhesive_width_um
+    )
     defects = draw_defects(rng, reflectance, geometry, table_for_profile(profile), config)
-    image = expose(rng, reflectance, sample_optics(rng, config=config, angled=profile == "sm-apc"))
-    return image, build_report(defects, geometry, profile=profile)
+    optics = appearance.restyle_optics(look, sample_optics(rng, config=config, angled=profile == "sm-apc"))
+    return SynthFace(
+        image=expose(rng, reflectance, optics),
+        report=build_report(defects, geometry, profile=profile),
+        appearance=appearance.name,
+        frame=frame.name,
+        defocus_sigma_px=optics.defocus_sigma_px,
+    )
+
+
+def _choose(choice: str, weights: dict[str, float], stream: list[int]) -> str:
+    """`choice` itself, or a draw from `weights` on its own stream when it is 'mixed'."""
+    return _pick(np.random.default_rng(stream), weights) if choice == "mixed" else choice
+
+
+def sample_face(
+    seed: int, index: int, *, profile: str | None = None, config: SynthConfig | None = None
+) -> SynthFace:
+    """Face `index` of the data set `seed`: the same (seed, index, config) gives the same bytes.
+
+    The appearance and frame are the config's, or drawn from its weights when 'mixed'. Changing only
+    the appearance or `defocus_sigma_px` shows the same face (geometry, defects, verdict) differently.
+    """
+    config = config or SynthConfig()
+    rng = np.random.default_rng([seed, index])
+    profile = profile or _pick(rng, config.profile_weights)
+    appearance = _choose(config.appearance, config.appearance_weights, [seed, index, APPEARANCE_STREAM])
+    frame = _choose(config.frame, config.frame_weights, [seed, index, FRAME_STREAM])
+    return render_face(
+        rng,
+        np.random.default_rng([seed, index, LOOK_STREAM]),
+        profile=profile,
+        config=config,
+        appearance=APPEARANCE_STYLES[appearance],
+        frame=config.frame_named(frame),
+    )
 
 
 def sample_endface(
     seed: int, index: int, *, profile: str | None = None, config: SynthConfig | None = None
 ) -> tuple[np.ndarray, EndfaceReport]:
-    """Image `index` of the data set `seed`: the same pair gives the same bytes, whatever else ran."""
-    config = config or SynthConfig()
-    rng = np.random.default_rng([seed, index])
-    profile = profile or _pick(rng, config.profile_weights)
-    return render_endface(rng, profile=profile, config=config)
+    """`sample_face`'s image and report, for callers that do not need to know the look."""
+    face = sample_face(seed, index, profile=profile, config=config)
+    return face.image, face.report

@@ -8,7 +8,9 @@ from fibervlm.synth import SynthConfig, encode_png, sample_endface
 
 
 def test_inspect_no_vlm_reports_each_image_and_fails_after_the_rest(tmp_path, capsys):
-    image, label = sample_endface(seed=11, index=0, profile="sm-pc")
+    # The standard look: this is about the CLI going on after a bad file, not about hard looks.
+    standard = SynthConfig(appearance="standard")
+    image, label = sample_endface(seed=11, index=0, profile="sm-pc", config=standard)
     good = tmp_path / "face.png"
     good.write_bytes(encode_png(image))
     bad = tmp_path / "broken.png"

@@ -24,10 +24,11 @@ DOCS_SCREENSHOT = REPO_ROOT / "docs" / "serve_page.png"
 @pytest.fixture(scope="module")
 def failing_face(tmp_path_factory):
     """A synthetic end face that fails IEC grading, with a few defects to draw (first such index)."""
-    from fibervlm.synth import sample_endface
+    from fibervlm.synth import SynthConfig, sample_endface
 
+    standard = SynthConfig(appearance="standard", frame="base")  # the look of the README's screenshot
     for index in range(50):
-        image, truth = sample_endface(seed=11, index=index, profile="sm-pc")
+        image, truth = sample_endface(seed=11, index=index, profile="sm-pc", config=standard)
         if truth.pass_fail == "FAIL" and 2 <= len(truth.defects) <= 8:
             path = tmp_path_factory.mktemp("page") / "face.png"
             path.write_bytes(png_bytes(image))

@@ -13,7 +13,7 @@ from fibervlm.synth import write_dataset
 
 @pytest.fixture(scope="session")
 def image_set(tmp_path_factory) -> Path:
-    """60 mixed-profile faces as PNG shards: enough to see every profile, defect type and verdict."""
+    """60 faces as PNG shards (mixed profiles, looks, frames): every one of each, defect type and verdict."""
     out = tmp_path_factory.mktemp("synth-images")
     write_dataset(out=out, n=60, seed=7, fmt="images", shards=3)
     return out

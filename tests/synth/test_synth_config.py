@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fibervlm.config import ConfigError, build_config, load_config
-from fibervlm.synth import SynthConfig, sample_endface
+from fibervlm.synth import APPEARANCES, SynthConfig, sample_endface
 from fibervlm.synth.annotate import DOC_SAMPLES, annotate, write_doc_samples
 
 
@@ -48,7 +48,8 @@ def test_annotation_draws_on_a_colour_copy():
 
 def test_doc_samples_are_small_pngs(tmp_path):
     written = write_doc_samples(tmp_path)
-    assert len(written) == len(DOC_SAMPLES) + 1
+    # each sample, one annotated, the same face in every appearance and once defocused
+    assert len(written) == len(DOC_SAMPLES) + 1 + len(APPEARANCES) + 1
     for path in written:
         assert path.stat().st_size < 150_000, path
         assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is not None

@@ -59,13 +59,15 @@ def test_parquet_round_trips(tmp_path):
     assert summary["paths"] == [str(p) for p in parts]
     rows = [row for part in parts for row in pq.read_table(part).to_pylist()]
     assert [r["name"] for r in rows] == [f"synth-4-{i:06d}" for i in range(5)]
-    assert pq.read_table(parts[0]).column_names == ["image_id", "name", "image", "profile", "label"]
+    columns = ["image_id", "name", "image", "profile", "appearance", "label"]
+    assert pq.read_table(parts[0]).column_names == columns
     labels = [json.loads(line) for line in (tmp_path / "labels.jsonl").read_text().splitlines()]
     for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
         assert hashlib.sha256(row["image"]).hexdigest() == row["image_id"] == label["image_id"]
         report = EndfaceReport.model_validate_json(row["label"])
         assert report.profile == row["profile"] == "mm-pc"
         assert report.model_dump(mode="json") == label["report"]
+        assert row["appearance"] == label["appearance"]
         part = index * 2 // 5  # contiguous blocks: 3 images in part 0, 2 in part 1
         assert label["image"] == f"date=2026-01-02/part-{part:05d}.parquet#{row['name']}"
         image = cv2.imdecode(np.frombuffer(row["image"], np.uint8), cv2.IMREAD_UNCHANGED)

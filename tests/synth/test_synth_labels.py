@@ -72,10 +72,13 @@ def test_defects_lie_in_the_zone_they_claim(reports):
     assert {"A", "B", "C", "D"} <= set(checked), checked
 
 
-def test_label_geometry_is_the_true_scale(reports):
-    for report in reports:
+def test_label_geometry_is_the_true_scale(image_records):
+    config = SynthConfig()
+    for record in image_records:
+        report, frame = EndfaceReport.model_validate(record["report"]), config.frame_named(record["frame"])
+        assert (report.width, report.height) == (frame.width_px, frame.height_px)
         zones = report.zones
-        assert 0.3 <= zones.um_per_px <= 0.8
+        assert frame.um_per_px[0] <= zones.um_per_px <= frame.um_per_px[1]
         assert 2 * zones.cladding_radius_px * zones.um_per_px == pytest.approx(125, abs=0.01)
         core_um = 2 * zones.core_radius_px * zones.um_per_px
         expected = (50.0, 62.5) if report.profile == "mm-pc" else (9.0,)
