@@ -5,10 +5,11 @@ to grade one. The measure is the glass edge itself, not the variance of the Lapl
 every face, and noise adds Laplacian variance (a noisy blurred face would look sharp), while a profile
 across the edge is the median of ~90 rays per 45° sector, nearly free of noise.
 
-Per sector, the profile divided by its glass tone (which cancels exposure and uneven illumination) is
-fitted by a model — glass │ adhesive ring │ ferrule, three tones, one Gaussian blur σ — on a grid of
-edge shifts, ring widths and σ, each grid point's tones solved by least squares. The model knows a
-narrow ring loses its depth when blurred, where a slope-over-step ratio would read it as sharper.
+Per sector, the profile is fitted by a model — glass │ adhesive ring │ ferrule, three tones, one
+Gaussian blur σ — on a grid of edge shifts, ring widths and σ, each grid point's tones solved by
+least squares: free tones make σ blind to exposure and uneven illumination, and the model knows a
+narrow ring loses its depth when blurred (a slope-over-step ratio would read it as sharper). The fit
+starts 3 px inside the edge: a bright halo or bevel rim along the inside of the edge is left out.
 
     sharpness = 1 / (σ √(2π))        (per pixel; σ the median over sectors)
 
@@ -30,9 +31,9 @@ from fibervlm.schemas import ZoneGeometry
 SECTORS = 8  # the median over sectors survives uneven illumination and a chip or two on the edge
 RAYS_PER_SECTOR = 90
 MIN_RAYS = 30  # a sector with fewer rays inside the image is not measured
-GLASS_BAND_PX = (-16.0, -6.0)  # the glass tone: this far inside the fitted edge (past the bevel's rim)
-OFFSETS_PX = np.arange(GLASS_BAND_PX[0], 10.0 + 0.5, 0.5)  # radii sampled, from the fitted edge
-FIT_WINDOW = np.greater_equal(OFFSETS_PX, GLASS_BAND_PX[1])  # fitted from 6 px inside, outwards
+# Radii sampled, from the fitted edge: 3 px inside (a halo's peak lies further in on every synthetic
+# look: fitting from 6 px in let it pass for blur) to 10 px out (ring and ferrule).
+OFFSETS_PX = np.arange(-3.0, 10.0 + 0.5, 0.5)
 SHIFT_GRID_PX = np.arange(-2.0, 2.01, 0.25)  # where the blurred edge sits, from the fitted radius
 RING_GRID_PX = np.array([1.5, 2, 2.5, 3, 4, 5, 6, 8, 11, 15, 30])  # adhesive ring widths (30: none in view)
 SIGMA_GRID_PX = np.geomspace(0.3, 8.0, 36)  # blur σ candidates, 10 % apart
@@ -57,21 +58,11 @@ def _sector_profiles(gray: np.ndarray, zones: ZoneGeometry, radii: np.ndarray) -
 
 
 def _edge_profiles(gray: np.ndarray, zones: ZoneGeometry) -> np.ndarray:
-    """(sectors in view, len(OFFSETS_PX)): each sector's profile across the edge over its glass tone.
-
-    Dividing by the glass tone cancels exposure and uneven illumination (a sector's light is one
-    factor on all of its radii).
-    """
+    """(sectors in view, len(OFFSETS_PX)): each sector's median profile across the edge."""
     radii = zones.cladding_radius_px + OFFSETS_PX
     if radii[0] < 1:
         return np.empty((0, len(OFFSETS_PX)))
-    inner_px, outer_px = GLASS_BAND_PX
-    glass_band = np.greater_equal(OFFSETS_PX, inner_px) & np.less_equal(OFFSETS_PX, outer_px)
-    profiles = [
-        p / tone
-        for p in _sector_profiles(gray, zones, radii)
-        if (tone := float(np.median(p[glass_band]))) > 1.0
-    ]
+    profiles = _sector_profiles(gray, zones, radii)
     return np.array(profiles).reshape(len(profiles), len(OFFSETS_PX))
 
 
@@ -98,7 +89,7 @@ def _model_basis() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shift, width, sigma = (
         g.ravel() for g in np.meshgrid(SHIFT_GRID_PX, RING_GRID_PX, SIGMA_GRID_PX, indexing="ij")
     )
-    x = OFFSETS_PX[FIT_WINDOW][:, None]
+    x = OFFSETS_PX[:, None]
     scale = np.sqrt(2) * sigma[None, :]
     glass = 0.5 * (1 + _erf((shift[None, :] - x) / scale))  # 1 in the glass, 0 outside
     ring = 0.5 * (1 + _erf((shift[None, :] + width[None, :] - x) / scale))  # 1 up to the ring's far edge
@@ -115,11 +106,10 @@ def fit_edge_sigma_px(profiles: np.ndarray) -> np.ndarray:
     loses its depth; the model knows that, where a slope-over-step ratio reads it as a sharper edge.
     Each sector is fitted on its own: the ring's width wanders around the fibre.
     """
-    data = profiles[:, FIT_WINDOW]
     # The least residual is the most of |data|² explained: the sum of squared projections on an
     # orthonormal basis. einsum, not BLAS: on these small shapes a threaded BLAS costs 30× more on a
     # busy machine.
-    explained = sum(np.einsum("sn,nc->sc", data, column) ** 2 for column in _model_basis())
+    explained = sum(np.einsum("sn,nc->sc", profiles, column) ** 2 for column in _model_basis())
     best = np.argmax(explained, axis=1)
     grid_shape = (len(SHIFT_GRID_PX), len(RING_GRID_PX), len(SIGMA_GRID_PX))
     return SIGMA_GRID_PX[np.unravel_index(best, grid_shape)[2]]

@@ -49,7 +49,7 @@ class ClassicalConfig(Config):
         "faces buried in read noise 0.15–0.3 score 0.09–0.34 (most below 0.2) or are not found.",
     )
     min_sharpness: float = Field(
-        0.245,
+        0.215,
         ge=0,
         le=1,
         description="Below this `zones.sharpness` (cladding edge, per px; ≈ 0.4 / blur σ px) the face is "

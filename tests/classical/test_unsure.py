@@ -22,7 +22,7 @@ def test_a_blurred_failing_face_is_unsure_not_passed(face) -> None:
     inspector = ClassicalInspector()
     seen, unseen = inspector(sharp, profile="sm-pc"), inspector(blurred, profile="sm-pc")
     assert (seen.status, seen.pass_fail, seen.failed_rule) == ("ok", "FAIL", "sm-pc/B/defects/>5um")
-    assert seen.zones.sharpness > 0.4
+    assert seen.zones.sharpness > 0.35  # ≈ 0.4 / 0.85 px (0.8 px blur and the pixel's own width)
     assert (unseen.status, unseen.pass_fail, unseen.defects, unseen.violations) == ("unsure", None, [], [])
     assert unseen.zones.sharpness < 0.17  # ≈ 0.4 / 3 px
     assert unseen.unsure_reason.startswith("out of focus: sharpness 0.15")
@@ -33,7 +33,7 @@ def test_a_blurred_failing_face_is_unsure_not_passed(face) -> None:
 def test_sharpness_ignores_exposure_and_noise(face, exposure: float, noise: float) -> None:
     """The same edge under a darker or brighter exposure, or 4× the noise, reads the same."""
     inspector = ClassicalInspector()
-    for blur_px, expected in ((0.8, 0.43), (3.0, 0.15)):
+    for blur_px, expected in ((0.8, 0.39), (3.0, 0.15)):
         image, _ = face(blur_px=blur_px, noise=noise)
         exposed = np.clip(image.astype(np.float32) * exposure, 0, 255).astype(np.uint8)
         zones = inspector(image, profile="sm-pc").zones
@@ -45,7 +45,9 @@ def test_synthetic_blur_sweep_stays_on_its_side_of_the_threshold() -> None:
     threshold = ClassicalConfig().min_sharpness
     for blur_px, in_focus in ((1.3, True), (2.5, False)):
         for um_per_px in (0.3, 0.8):
-            config = SynthConfig(blur_sigma_px=(blur_px, blur_px), um_per_px=(um_per_px, um_per_px))
+            config = SynthConfig(
+                blur_sigma_px=(blur_px, blur_px), um_per_px=(um_per_px, um_per_px), appearance="standard"
+            )
             image, _ = sample_endface(11, 0, config=config)
             sharpness = edge_sharpness(image, find_zones(image).zones)
             assert (sharpness >= threshold) is in_focus, (blur_px, um_per_px, sharpness)
@@ -75,15 +77,16 @@ def test_inspect_paths_reports_unsure_apart(tmp_path, face) -> None:
     assert (result["status"], result["report"]["pass_fail"]) == ("unsure", None)
 
 
-@pytest.mark.parametrize(
-    ("profile", "index", "inferred"),
-    [("sm-pc", 0, "sm-pc"), ("sm-apc", 1, "sm-pc"), ("mm-pc", 2, "mm-pc"), ("mm-pc", 5, "mm-pc")],
-)
-def test_profile_is_inferred_from_the_core(profile: str, index: int, inferred: str) -> None:
-    """APC looks like PC in a grey image: an angled single-mode face is inferred as sm-pc."""
-    image, _ = sample_endface(4, index, profile=profile)
-    found, evidence = infer_profile(image, find_zones(image).zones)
-    assert found == inferred, evidence
+@pytest.mark.parametrize("look", ["standard", "epoxy-ring", "halo", "camera"])
+def test_profile_is_inferred_from_the_core(look: str) -> None:
+    """APC looks like PC in a grey image: an angled single-mode face is inferred as sm-pc.
+
+    (A faint multimode core in a camera photo can read as single-mode: README, *Status*.)"""
+    profiles = ("sm-pc", "sm-apc", "mm-pc") if look != "camera" else ("sm-pc", "sm-apc")
+    for profile in profiles:
+        image, _ = sample_endface(4, 0, profile=profile, config=SynthConfig(appearance=look))
+        found, evidence = infer_profile(image, find_zones(image).zones)
+        assert found == ("mm-pc" if profile == "mm-pc" else "sm-pc"), (profile, evidence)
 
 
 def test_the_report_records_whether_its_profile_was_inferred(face) -> None:

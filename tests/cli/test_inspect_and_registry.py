@@ -28,11 +28,12 @@ def test_inspect_no_vlm_reports_each_image_and_fails_after_the_rest(tmp_path, ca
 
 def test_inspect_says_unsure_plainly_and_exits_3(tmp_path, capsys):
     """A blurred face gets no verdict: its line says unsure and why, stderr says it, exit status 3."""
-    blurred_config = SynthConfig(blur_sigma_px=(3.0, 3.0), um_per_px=(0.5, 0.5))
+    blurred_config = SynthConfig(blur_sigma_px=(3.0, 3.0), um_per_px=(0.5, 0.5), appearance="standard")
     blurred = tmp_path / "blurred.png"
     blurred.write_bytes(encode_png(sample_endface(seed=11, index=0, config=blurred_config)[0]))
     sharp = tmp_path / "sharp.png"
-    sharp.write_bytes(encode_png(sample_endface(seed=11, index=0, profile="mm-pc")[0]))
+    standard = SynthConfig(appearance="standard", frame="base")
+    sharp.write_bytes(encode_png(sample_endface(seed=11, index=0, profile="mm-pc", config=standard)[0]))
     assert main(["inspect", str(blurred), str(sharp), "--no-vlm"]) == 3
     out, err = capsys.readouterr()
     unsure, graded = (json.loads(line) for line in out.splitlines())

@@ -75,7 +75,7 @@ def test_inspect_batch_grades_the_seen_and_says_unsure_of_the_blurred(client: ht
 
     from fibervlm.synth import SynthConfig, sample_endface
 
-    small = SynthConfig(width_px=320, height_px=240, um_per_px=(0.9, 1.0))
+    small = SynthConfig(width_px=320, height_px=240, um_per_px=(0.9, 1.0), appearance="standard")
     images = [png_bytes(sample_endface(seed=3, index=i, profile="sm-pc", config=small)[0]) for i in range(3)]
     blurred_config = SynthConfig(**{**small.model_dump(), "blur_sigma_px": (3.0, 3.0)})  # out of focus
     blurred = png_bytes(sample_endface(seed=3, index=0, profile="sm-pc", config=blurred_config)[0])
