@@ -44,17 +44,19 @@ class ClassicalConfig(Config):
         0.2,
         ge=0,
         le=1,
-        description="Below this `zones.confidence` the face is `unsure`, not graded. Ordinary synthetic "
-        "faces score ≥ 0.28 (150 faces at 640×480, median 0.99) and ≥ 0.24 (44 small ones at 320×240); "
-        "faces buried in read noise 0.15–0.3 score 0.09–0.34 (most below 0.2) or are not found.",
+        description="Below this `zones.confidence` the face is `unsure`, not graded. On synthetic faces "
+        "right fits score ≥ 0.28 (standard look) and ≥ 0.30 (camera photos); the wrong fits of the "
+        "dark-cladding look (centre 20–54 px off) 0.04–0.07; faces buried in read noise 0.15 0.13–0.35 "
+        "or none.",
     )
     min_sharpness: float = Field(
         0.215,
         ge=0,
         le=1,
         description="Below this `zones.sharpness` (cladding edge, per px; ≈ 0.4 / blur σ px) the face is "
-        "out of focus: `unsure`, not graded. Synthetic faces at 0.3–0.8 µm/px: in focus (blur σ ≤ 1.3 px) "
-        "≥ 0.270, out of focus (σ ≥ 2.5 px) ≤ 0.224, with renderer or 4× read noise.",
+        "out of focus: `unsure`, not graded. Synthetic faces at 0.3–0.8 µm/px, every look the geometry "
+        "fits, also with 3× the read noise: in focus (blur σ ≤ 1.3 px) ≥ 0.234, out of focus (σ ≥ 2.5 "
+        "px) ≤ 0.194.",
     )
     min_edge_in_view: float = Field(
         0.95,
