@@ -121,8 +121,9 @@ def _harmonics(table: np.ndarray, *, sectors_out: int, orders: int = 2) -> np.nd
     weights = np.isfinite(table).astype(np.float64)  # (K, R)
     values = np.nan_to_num(table).astype(np.float64)
     for _ in range(2):
-        normal = np.einsum("kp,kr,kq->rpq", basis, weights, basis) + 1e-6 * np.eye(basis.shape[1])
-        rhs = np.einsum("kp,kr->rp", basis, weights * values)
+        outer = basis[:, :, None] * basis[:, None, :]  # (K, P, P)
+        normal = np.tensordot(weights.T, outer, axes=1) + 1e-6 * np.eye(basis.shape[1])  # (R, P, P)
+        rhs = (weights * values).T @ basis  # (R, P)
         coef = np.linalg.solve(normal, rhs[..., None])[..., 0]  # (R, P)
         error = np.abs(values - basis @ coef.T)
         spread = 1.4826 * np.median(np.where(weights > 0, error, np.nan), axis=0) + 1e-6

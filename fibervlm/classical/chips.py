@@ -30,12 +30,15 @@ def find_chips(
     radii = np.arange(radius - 1.0, radius - depth_max_px, -step_px)  # from the edge inward
     values, inside = ray_samples(gray_smooth, x, y, angles, radii)
     bg = maps.background
-    glass = (
-        np.interp(radii, bg.radii, bg.profile)[None, :] * ray_samples(bg.illumination, x, y, angles, radii)[0]
-    )
+    # The expected glass, with the ring edges' harmonics: a halo brighter on one side is not a bite
+    # on the other (the harmonic fit ignores the few sectors a chip takes).
+    glass = ray_samples(bg.tone * bg.illumination, x, y, angles, radii)[0]
     outside_radii = np.arange(radius + 0.5, radius + max(2.0, config.edge_ring_outer_um / um), 0.5)
     adhesive = float(np.interp(outside_radii, bg.radii, bg.profile).min())
-    darkness = (glass - values) / np.maximum(glass - adhesive * bg.illumination.mean(), 1.0)
+    # How far towards the epoxy's tone the glass has fallen; a scale of at least a fifth of the glass
+    # keeps a face whose epoxy is not darker than its glass (a dark cladding) from dividing by ~0.
+    scale = np.maximum(glass - adhesive * bg.illumination.mean(), 0.2 * glass)
+    darkness = (glass - values) / np.maximum(scale, 1.0)
     dark = (darkness > 0.5) & inside
     # Depth: the run of dark samples that starts at the edge (a scratch further in is not a bite).
     run = np.cumprod(dark, axis=1)

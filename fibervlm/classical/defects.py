@@ -67,7 +67,8 @@ class DefectConfig(Config):
     psf_fwhm_px: float = Field(
         1.8,
         ge=0,
-        description="Optical blur (FWHM, px) taken off line widths in quadrature: thin lines read wide.",
+        description="Optical blur (FWHM, px) taken off line widths in quadrature (thin lines read wide) "
+        "when the image's own blur cannot be read off its glass edge.",
     )
     max_line_softness: float = Field(
         1.85, gt=1, description="A line must be sharp-edged: soft elongated films (smears) are contamination."
@@ -177,6 +178,9 @@ def _shifted(defect: Defect, dx: float, dy: float) -> Defect:
 def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | None = None) -> list[Defect]:
     """Every defect proposal on the face, most confident first (`source="classical"`, zone unset)."""
     config = config or DefectConfig()
+    if fit.edge_blur_fwhm_px is not None:  # this image's own blur, read off its glass edge
+        blur_px = float(np.clip(fit.edge_blur_fwhm_px, 1.0, 4.0))
+        config = config.model_copy(update={"psf_fwhm_px": blur_px})
     zones = fit.zones
     x, y = zones.center_px
     max_radius_px = CONTACT_ZONE_RADIUS_UM / zones.um_per_px

@@ -11,7 +11,8 @@ strongest step of the angle-median radial profile inside the cladding.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -50,6 +51,12 @@ class GeometryConfig(Config):
     min_edge_snr: float = Field(
         1.5, gt=0, description="Least edge step on a ray, against the per-pixel image noise."
     )
+    min_edge_contrast: float = Field(
+        6.0,
+        gt=0,
+        description="Least median step across the glass edge, in grey levels: a gradient or a texture "
+        "can line up a few noise-sized steps on a circle, a fibre's edge is tens of levels deep.",
+    )
     scale_tolerance: float = Field(
         0.2, gt=0, lt=1, description="With a given µm/px, how far the cladding radius may be from 62.5 µm."
     )
@@ -67,6 +74,40 @@ class GeometryFit:
     edge_contrast: float  # median grey-level step across the cladding edge
     noise_sigma: float  # robust noise estimate, grey levels
     core_found: bool  # False: the core radius is the nominal one for the profile
+    edge_blur_fwhm_px: float | None = None  # the optics' blur, read off the glass edge (None: unclear)
+
+
+def edge_blur_fwhm_px(
+    image: np.ndarray, circle: Circle, points: np.ndarray, inliers: np.ndarray
+) -> float | None:
+    """The blur of the optics: FWHM of the glass edge's line-spread function, in pixels.
+
+    The edge is a step in the glass: its profile across, averaged over every ray that found it (each
+    aligned on its own edge point), is the step blurred by the point-spread function, so the profile's
+    slope is the line-spread function. Thin lines read wider by this much (in quadrature).
+    """
+    if inliers.sum() < 36:
+        return None
+    radii = np.hypot(points[inliers, 0] - circle.x, points[inliers, 1] - circle.y)
+    angles = np.arctan2(points[inliers, 1] - circle.y, points[inliers, 0] - circle.x)
+    offsets = np.arange(-3.0, 3.0 + 1e-9, 0.25)
+    along = radii[:, None] + offsets[None, :]
+    xs = (circle.x + np.cos(angles)[:, None] * along).astype(np.float32)
+    ys = (circle.y + np.sin(angles)[:, None] * along).astype(np.float32)
+    profile = np.median(cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), axis=0)
+    spread = np.gradient(profile, 0.25) * (-1.0 if profile[0] > profile[-1] else 1.0)  # peak positive
+    peak = int(np.argmax(spread))
+    half = spread[peak] / 2
+    if spread[peak] <= 0 or peak in (0, len(spread) - 1):
+        return None
+    below_left = np.flatnonzero(spread[:peak] < half)
+    below_right = np.flatnonzero(spread[peak:] < half)
+    if len(below_left) == 0 or len(below_right) == 0:
+        return None
+    i, j = below_left[-1], peak + below_right[0]
+    left = i + (half - spread[i]) / (spread[i + 1] - spread[i])
+    right = j - 1 + (spread[j - 1] - half) / (spread[j - 1] - spread[j])
+    return float(right - left) * 0.25
 
 
 def noise_sigma(gray: np.ndarray) -> float:
@@ -131,36 +172,44 @@ def _centre_votes(small: np.ndarray, radius_range: tuple[float, float], top_frac
 
 def _centre_candidates(
     gray: np.ndarray, smooth: np.ndarray, config: GeometryConfig, radius_range: tuple[float, float]
-) -> list[Circle]:
-    """The strongest peaks of the centre-vote accumulator, each with its likeliest radius (full pixels)."""
+) -> Iterator[tuple[Circle, bool]]:
+    """The strongest peaks of the centre-vote accumulator, strongest first, each with its likeliest
+    radius and edge polarity (full pixels); lazily, so a clear first candidate spares the rest."""
     scale = min(1.0, config.coarse_size_px / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     small_range = (radius_range[0] * scale, radius_range[1] * scale)
     small = cv2.GaussianBlur(small, (0, 0), 2.5)  # suppresses ferrule grain, keeps the glass edge
     votes = _centre_votes(small, small_range, top_fraction=0.03)
     suppress_px = max(3, round(0.5 * small_range[0]))
-    candidates = []
     for _ in range(config.max_candidates):
         y, x = np.unravel_index(int(np.argmax(votes)), votes.shape)
         if votes[y, x] <= 0:
             break
         centre_x, centre_y = float(x) / scale, float(y) / scale
-        candidates.append(
-            Circle(centre_x, centre_y, _radius_from_centre(smooth, centre_x, centre_y, radius_range))
-        )
+        radius, falling = _radius_from_centre(smooth, centre_x, centre_y, radius_range)
+        yield Circle(centre_x, centre_y, radius), falling
         cv2.circle(votes, (int(x), int(y)), suppress_px, 0.0, -1)
-    return candidates
 
 
-def _radius_from_centre(smooth: np.ndarray, x: float, y: float, radius_range: tuple[float, float]) -> float:
-    """The radius where the mean outward slope falls most: the glass→adhesive edge."""
+def _radius_from_centre(
+    smooth: np.ndarray, x: float, y: float, radius_range: tuple[float, float]
+) -> tuple[float, bool]:
+    """The glass edge's radius, and whether it is a bright→dark step outward (`falling`).
+
+    Most scopes show bright glass inside a dark epoxy ring: the mean outward slope falls most there.
+    Some show a dark cladding disc on a bright ferrule: then only a rise is there; it is taken when it
+    is clearly the stronger (a rise just outside the fall is the epoxy→ferrule edge, not the glass).
+    """
     radii = np.arange(max(2.0, radius_range[0]), radius_range[1], 1.0)
     angles = np.linspace(0, 2 * math.pi, 72, endpoint=False)
     values, inside = ray_samples(smooth, x, y, angles, radii)
     # Rays leaving the image count as no edge: a circle mostly out of view cannot win on a few rays.
     slope = np.where(inside, np.gradient(values, axis=1), 0.0)
     mean_slope = slope.mean(axis=0)
-    return float(radii[int(np.argmin(mean_slope))])
+    fall, rise = int(np.argmin(mean_slope)), int(np.argmax(mean_slope))
+    if mean_slope[rise] > 4 * -mean_slope[fall]:
+        return float(radii[rise]), False
+    return float(radii[fall]), True
 
 
 @dataclass(frozen=True)
@@ -170,6 +219,7 @@ class _EdgeFit:
     inliers: np.ndarray  # (rays,) bool
     median_step: float  # grey levels, over the inliers
     support: float  # inliers / rays inside the image
+    falling: bool = True  # the glass edge steps bright→dark outward (else dark→bright)
 
     def score(self, noise: float) -> float:
         return self.support * min(self.median_step / noise, 50.0)
@@ -255,35 +305,38 @@ def find_zones(
             config.max_radius_frac * max(height, width),
         )
     smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
-    candidates = _centre_candidates(image, smooth, config, radius_range)
+    # A dark→bright glass edge is a bright→dark one of the negated image: one edge finder for both.
+    oriented = {True: smooth, False: -smooth}
     rng = np.random.default_rng(config.seed)
     min_step = config.min_edge_snr * noise
-    # Coarse pass for every candidate (180 rays, wide window); the fine passes only for the best.
-    coarse = [
-        f
-        for c in candidates
-        if (
-            f := _fit_edge(
-                smooth,
-                c,
-                half_window_px=max(8.0, 0.15 * c.radius),
-                rays=120,
-                step_px=0.5,
-                min_step=min_step,
-                rng=rng,
-            )
+    # Coarse pass (120 rays, wide window) candidate by candidate; the fine passes only for the best.
+    coarse: list[_EdgeFit] = []
+    tried = 0
+    for circle, falling in _centre_candidates(image, smooth, config, radius_range):
+        tried += 1
+        fit = _fit_edge(
+            oriented[falling],
+            circle,
+            half_window_px=max(8.0, 0.15 * circle.radius),
+            rays=120,
+            step_px=0.5,
+            min_step=min_step,
+            rng=rng,
         )
-        and radius_range[0] <= f.circle.radius <= radius_range[1]
-    ]
+        if fit is None or not radius_range[0] <= fit.circle.radius <= radius_range[1]:
+            continue
+        coarse.append(replace(fit, falling=falling))
+        if fit.support >= 0.85 and fit.median_step >= 8 * noise:
+            break  # a clean edge nearly all round: the fibre; the weaker peaks need no fitting
     if not coarse:
         raise FibreNotFoundError(
-            f"no fibre found: {len(candidates)} circle candidates, none with a clear glass edge "
-            f"(bright→dark step > {config.min_edge_snr:g}× noise) on enough of its circumference"
+            f"no fibre found: {tried} circle candidates, none with a clear glass edge "
+            f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
         )
     best = max(coarse, key=lambda f: f.score(noise))
     for _ in range(2):  # the second fine pass casts its rays from the refined centre
         fine = _fit_edge(
-            smooth,
+            oriented[best.falling],
             best.circle,
             half_window_px=max(4.0, 0.04 * best.circle.radius),
             rays=config.rays,
@@ -291,7 +344,7 @@ def find_zones(
             min_step=min_step,
             rng=rng,
         )
-        best = fine or best
+        best = replace(fine, falling=best.falling) if fine else best
     circle, points, inliers, median_step, support = (
         best.circle,
         best.points,
@@ -299,6 +352,11 @@ def find_zones(
         best.median_step,
         best.support,
     )
+    if median_step < config.min_edge_contrast:
+        raise FibreNotFoundError(
+            f"no fibre found: the best circle (r = {circle.radius:.0f} px) has an edge of only "
+            f"{median_step:.1f} grey levels (need {config.min_edge_contrast:g})"
+        )
     if support < config.min_edge_support:
         raise FibreNotFoundError(
             f"no fibre found: the best circle (r = {circle.radius:.0f} px) has its edge on only "
@@ -315,4 +373,5 @@ def find_zones(
         um_per_px=scale,
         confidence=round(float(np.clip(confidence, 0, 1)), 3),
     )
-    return GeometryFit(zones, points, inliers, residual, median_step, noise, core_found)
+    blur = edge_blur_fwhm_px(image, circle, points, inliers)
+    return GeometryFit(zones, points, inliers, residual, median_step, noise, core_found, blur)

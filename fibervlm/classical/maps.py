@@ -60,7 +60,7 @@ class ResidualMaps:
 
 
 def ring_sigma(
-    values: np.ndarray, frame: PolarFrame, valid: np.ndarray, *, ring_px: float = 4.0
+    values: np.ndarray, frame: PolarFrame, valid: np.ndarray, *, min_radius_px: float, ring_px: float = 4.0
 ) -> np.ndarray:
     """(R,) MAD-σ of zero-centred `values` over each ring, `ring_px` wide, from the (A, R) `valid` samples."""
     sigma = MAD_TO_SIGMA * masked_median(np.abs(frame.sample(values)), valid)
@@ -71,6 +71,11 @@ def ring_sigma(
     sigma = np.interp(index, index[known], sigma[known])
     width = max(1, round(ring_px / frame.step_px))
     sigma = np.convolve(np.pad(sigma, width, mode="edge"), np.ones(width) / width, mode="same")[width:-width]
+    # Rings near the centre hold too few pixels (a dig can cover them all): they take the noise of
+    # the first ring round enough to judge by.
+    small = frame.radii < min_radius_px
+    if small.any() and not small.all():
+        sigma[small] = sigma[int(np.argmin(small))]
     return np.maximum(sigma, 0.3).astype(np.float32)
 
 
@@ -153,7 +158,10 @@ def residual_maps(
         line_response(_downsampled(residual, levels), length_px, settings.line_orientations), residual.shape
     )
     scored = [residual, *coarse, line]
-    sigmas = frame.rings_to_image(*(np.hypot(ring_sigma(m, frame, polar_valid), steep) for m in scored))
+    min_radius_px = max(10.0, core_radius_px + 2.0)
+    sigmas = frame.rings_to_image(
+        *(np.hypot(ring_sigma(m, frame, polar_valid, min_radius_px=min_radius_px), steep) for m in scored)
+    )
     z = [m / s for m, s in zip(scored, sigmas, strict=True)]
     z_coarse = np.zeros_like(residual)
     for z_scale in z[1:-1]:

@@ -198,6 +198,15 @@ def _distinct_lines(lines: list[Defect], um_per_px: float) -> list[Defect]:
     return kept
 
 
+def _promising(maps: ResidualMaps, track: Track, polarity: float, config: DefectConfig) -> bool:
+    """A cheap look before measuring: the line means along the track, most of them above the bar.
+    Noise lines up only here and there; a scratch does all along."""
+    points = np.array([track.point(t) for t in np.linspace(track.start, track.stop, 16)])
+    xs, ys = points[:, 0].astype(np.float32)[None], points[:, 1].astype(np.float32)[None]
+    along = polarity * cv2.remap(maps.z_line, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return float(np.median(along)) > config.scratch_track_z
+
+
 def find_scratches(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig) -> list[Defect]:
     """Every long straight line on the face, dark or bright, measured along its whole length."""
     um = zones.um_per_px
@@ -207,6 +216,8 @@ def find_scratches(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig
     for polarity in (-1.0, 1.0):
         mask = maps.valid & (polarity * maps.z_line > config.scratch_track_z)
         for track in _hough_tracks(mask, min_length_px=min_length_px, max_gap_px=gap_px):
+            if not _promising(maps, track, polarity, config):
+                continue
             if (defect := _measure(maps, track, polarity, zones, config)) is not None:
                 found.append(defect)
     return _distinct_lines(found, um)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import cv2
 import numpy as np
@@ -19,6 +20,7 @@ from fibervlm.classical import (
 )
 from fibervlm.grading import grade
 from fibervlm.schemas import EndfaceReport
+from fibervlm.synth import APPEARANCES, SynthConfig, sample_face
 
 
 def test_clean_face_passes_with_no_defect(face) -> None:
@@ -156,3 +158,33 @@ def test_inspect_paths_reports_each_file(tmp_path, face) -> None:
     assert "cannot read" in results[3]["error"]
     assert all(r["source"] for r in results)
     json.dumps(results)  # JSON-ready as is
+
+
+def test_a_dig_at_the_exact_centre_of_the_core_is_found(face) -> None:
+    # The rings at the very centre are a few pixels round: a dig there covers all of them, and a ring
+    # median alone would take it for the core's own tone.
+    image, _ = face(digs=[(0, 0, 3.0)])
+    report = classical_report(image, profile="sm-pc")
+    assert report.failed_rule == "sm-pc/A/defects/anyum", report.defects
+    [dig] = report.defects
+    assert dig.zone == "A"
+    assert dig.size_um == pytest.approx(3.0, abs=1.0)
+
+
+@pytest.mark.parametrize("appearance", APPEARANCES)
+def test_clean_faces_of_every_look_give_no_proposal_on_their_ring_edges(appearance: str) -> None:
+    # Epoxy rings, bores and halos are rarely concentric with the glass: their edges must not come
+    # back as long thin "defects" (the classic failure of graders on real scope photos).
+    config = SynthConfig(appearance=appearance, frame="base", clean_fraction=1.0)
+    for index, profile in enumerate(("sm-pc", "mm-pc", "sm-apc")):
+        face = sample_face(5, index, profile=profile, config=config)
+        report = classical_report(face.image, profile=profile)
+        assert report.pass_fail == "PASS", (appearance, index, report.defects)
+        zones = report.zones
+        for defect in report.defects:
+            x, y, w, h = defect.bbox
+            radius_um = (
+                math.hypot(x + w / 2 - zones.center_px[0], y + h / 2 - zones.center_px[1]) * zones.um_per_px
+            )
+            assert defect.type not in ("scratch", "crack"), (appearance, index, defect)
+            assert not 59.5 <= radius_um <= 82.5, (appearance, index, defect)  # the edge and what rings it
