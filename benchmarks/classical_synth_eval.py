@@ -1,6 +1,6 @@
 """How good is the classical stage? Graded against synthetic end faces with exact truth.
 
-    .venv/bin/python benchmarks/classical_synth_eval.py --n 500 --seed 2026 [--appearance mixed] [--frame mixed]
+    .venv/bin/python benchmarks/classical_synth_eval.py --n 500 [--appearance mixed] [--frame mixed]
 
 Renders a fixed set (profiles cycled sm-pc, sm-apc, mm-pc; `sample_face(seed, i)`, microscope looks
 and frame sizes mixed unless pinned), runs `ClassicalInspector` on each image and reports: centre and

@@ -218,6 +218,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from fibervlm.pipeline import load_backfill_config, run_backfill
+    from fibervlm.pipeline.backfill import describe_inputs
 
     config = load_backfill_config(
         args.config,
@@ -227,8 +228,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         overrides=args.overrides,
     )
-    manifest = run_backfill(config)
-    print(json.dumps({k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}, indent=2))
+    manifest = run_backfill(
+        config, on_start=lambda inputs: print(describe_inputs(inputs), flush=True), progress=sys.stdout
+    )
+    summary = {k: manifest[k] for k in ("run_id", "counts", "manifest_uri")}
+    print(json.dumps({**summary, "ray_log": manifest["inputs"]["ray_log"]}, indent=2))
     return 0
 
 
@@ -314,7 +318,7 @@ def _registry_action(registry: Any, args: argparse.Namespace) -> list[dict]:
 def _add_registry(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("registry", help="list, show or promote versioned checkpoints")
     p.add_argument("action", choices=("list", "show", "promote"))
-    p.add_argument("--root", default="models/registry", help="registry root: folder or s3://bucket/prefix")
+    p.add_argument("--root", default="out/registry", help="registry root: folder or s3://bucket/prefix")
     p.add_argument("--task", default="endface")
     p.add_argument("--version", help="a version (show: default BEST; promote: required)")
     p.add_argument("--metric", default="pass_fail_accuracy", help="hold-out metric that must improve")

@@ -4,9 +4,13 @@ The CLI's `inspect`, the backfill's stages and Serve all call this (batch/serve 
 are separate methods so the backfill can run each as its own actor stage; the per-image state
 (`Inspection`) is a JSON-able model that travels between them.
 
-    >>> inspector = Inspector(InspectorConfig(vlm=None))            # doctest: +SKIP
-    >>> [inspection] = inspector.inspect([gray_image])              # doctest: +SKIP
-    >>> inspection.report.pass_fail, inspection.report.failed_rule  # doctest: +SKIP
+    >>> from fibervlm.synth import sample_endface
+    >>> image, truth = sample_endface(seed=0, index=2, profile="sm-pc")  # grayscale uint8, (480, 640)
+    >>> [inspection] = Inspector(InspectorConfig(vlm=None)).inspect([image])
+    >>> inspection.status, inspection.report.provenance.grading_table
+    ('ok', 'iec61300-3-35-ed2/sm-pc')
+    >>> inspection.report.pass_fail, inspection.report.failed_rule  # a scratch over 3 µm wide in the cladding
+    ('FAIL', 'sm-pc/B/scratches/>3um')
 """
 
 from __future__ import annotations

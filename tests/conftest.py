@@ -1,20 +1,6 @@
-"""Shared test setup: offline, CPU only, and session-scoped Ray."""
+"""Shared test setup: session-scoped Ray. (Offline and CPU only: the repository's root conftest.py.)"""
 
 from __future__ import annotations
-
-import os
-import tempfile
-
-# Before any library import: nothing may reach a hub, and DeepSpeed must pick its CPU accelerator.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="fibervlm-yolo-"))
-os.environ.setdefault("DS_ACCELERATOR", "cpu")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 

@@ -279,37 +279,30 @@ def _core_radius_px(
     return NOMINAL_CORE_DIAMETER_UM[best_family] / 2 / um_per_px, False
 
 
-def find_zones(
-    gray: np.ndarray,
-    *,
-    um_per_px: float | None = None,
-    profile: str | None = None,
-    config: GeometryConfig | None = None,
-) -> GeometryFit:
-    """Centre, cladding and core radii of the fibre in `gray` ((H, W) uint8 or float).
-
-    `um_per_px` (from metadata) fixes the scale and narrows the cladding search to 62.5 µm of radius;
-    without it the scale comes from the fitted cladding. Raises `FibreNotFoundError` when no circle
-    with a clear bright→dark edge all round is found.
-    """
-    config = config or GeometryConfig()
-    image = gray.astype(np.float32)
-    height, width = image.shape
-    noise = noise_sigma(image)
+def _radius_range(
+    shape: tuple[int, int], um_per_px: float | None, config: GeometryConfig
+) -> tuple[float, float]:
+    """Cladding radii searched (px): around 62.5 µm when the scale is known, else a share of the frame."""
+    height, width = shape
     if um_per_px is not None:
         expected = CLADDING_DIAMETER_UM / 2 / um_per_px
-        radius_range = (expected * (1 - config.scale_tolerance), expected * (1 + config.scale_tolerance))
-    else:
-        radius_range = (
-            config.min_radius_frac * min(height, width),
-            config.max_radius_frac * max(height, width),
-        )
-    smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
+        return expected * (1 - config.scale_tolerance), expected * (1 + config.scale_tolerance)
+    return config.min_radius_frac * min(height, width), config.max_radius_frac * max(height, width)
+
+
+def _best_edge(
+    image: np.ndarray,
+    smooth: np.ndarray,
+    noise: float,
+    radius_range: tuple[float, float],
+    config: GeometryConfig,
+) -> _EdgeFit:
+    """The glass edge: a coarse fit (120 rays, wide window) candidate by candidate, strongest first,
+    then two fine passes (the second casting its rays from the refined centre) on the best."""
     # A dark→bright glass edge is a bright→dark one of the negated image: one edge finder for both.
     oriented = {True: smooth, False: -smooth}
     rng = np.random.default_rng(config.seed)
     min_step = config.min_edge_snr * noise
-    # Coarse pass (120 rays, wide window) candidate by candidate; the fine passes only for the best.
     coarse: list[_EdgeFit] = []
     tried = 0
     for circle, falling in _centre_candidates(image, smooth, config, radius_range):
@@ -334,7 +327,7 @@ def find_zones(
             f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
         )
     best = max(coarse, key=lambda f: f.score(noise))
-    for _ in range(2):  # the second fine pass casts its rays from the refined centre
+    for _ in range(2):
         fine = _fit_edge(
             oriented[best.falling],
             best.circle,
@@ -345,27 +338,50 @@ def find_zones(
             rng=rng,
         )
         best = replace(fine, falling=best.falling) if fine else best
-    circle, points, inliers, median_step, support = (
-        best.circle,
-        best.points,
-        best.inliers,
-        best.median_step,
-        best.support,
-    )
-    if median_step < config.min_edge_contrast:
+    return best
+
+
+def _check_edge(edge: _EdgeFit, config: GeometryConfig) -> None:
+    """Refuse a circle whose edge is too faint or too broken to be a fibre's."""
+    radius = edge.circle.radius
+    if edge.median_step < config.min_edge_contrast:
         raise FibreNotFoundError(
-            f"no fibre found: the best circle (r = {circle.radius:.0f} px) has an edge of only "
-            f"{median_step:.1f} grey levels (need {config.min_edge_contrast:g})"
+            f"no fibre found: the best circle (r = {radius:.0f} px) has an edge of only "
+            f"{edge.median_step:.1f} grey levels (need {config.min_edge_contrast:g})"
         )
-    if support < config.min_edge_support:
+    if edge.support < config.min_edge_support:
         raise FibreNotFoundError(
-            f"no fibre found: the best circle (r = {circle.radius:.0f} px) has its edge on only "
-            f"{support:.0%} of its circumference (need {config.min_edge_support:.0%})"
+            f"no fibre found: the best circle (r = {radius:.0f} px) has its edge on only "
+            f"{edge.support:.0%} of its circumference (need {config.min_edge_support:.0%})"
         )
+
+
+def find_zones(
+    gray: np.ndarray,
+    *,
+    um_per_px: float | None = None,
+    profile: str | None = None,
+    config: GeometryConfig | None = None,
+) -> GeometryFit:
+    """Centre, cladding and core radii of the fibre in `gray` ((H, W) uint8 or float).
+
+    `um_per_px` (from metadata) fixes the scale and narrows the cladding search to 62.5 µm of radius;
+    without it the scale comes from the fitted cladding. Raises `FibreNotFoundError` when no circle
+    with a clear glass edge (bright→dark, or dark→bright for a dark cladding) all round is found.
+    """
+    config = config or GeometryConfig()
+    image = gray.astype(np.float32)
+    noise = noise_sigma(image)
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
+    edge = _best_edge(image, smooth, noise, _radius_range(image.shape, um_per_px, config), config)
+    _check_edge(edge, config)
+    circle, points, inliers = edge.circle, edge.points, edge.inliers
     residual = float(np.sqrt(np.mean(circle.distances(points[inliers]) ** 2)))
     scale = um_per_px or CLADDING_DIAMETER_UM / 2 / circle.radius
     core_px, core_found = _core_radius_px(smooth, circle, scale, profile, noise)
-    confidence = support * min(1.0, median_step / (10 * noise)) * (1.0 if residual < 1.0 else 1.0 / residual)
+    confidence = (
+        edge.support * min(1.0, edge.median_step / (10 * noise)) * (1.0 if residual < 1.0 else 1.0 / residual)
+    )
     zones = ZoneGeometry(
         center_px=[circle.x, circle.y],
         core_radius_px=core_px,
@@ -374,4 +390,4 @@ def find_zones(
         confidence=round(float(np.clip(confidence, 0, 1)), 3),
     )
     blur = edge_blur_fwhm_px(image, circle, points, inliers)
-    return GeometryFit(zones, points, inliers, residual, median_step, noise, core_found, blur)
+    return GeometryFit(zones, points, inliers, residual, edge.median_step, noise, core_found, blur)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from fibervlm.detect.config import DemoConfig, DetectorConfig, QualityConfig
+from fibervlm.detect.config import DetectDemoConfig, DetectorConfig, QualityConfig
 
 _LAZY = {
     "YoloDetector": "fibervlm.detect.yolo",
@@ -34,4 +34,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fibervlm.detect' has no attribute {name!r}")
 
 
-__all__ = ["DemoConfig", "DetectorConfig", "QualityConfig", *_LAZY]
+__all__ = ["DetectDemoConfig", "DetectorConfig", "QualityConfig", *_LAZY]

@@ -89,7 +89,7 @@ class QualityTrainConfig(Config):
     lr: float = Field(default=2e-3, gt=0, description="AdamW learning rate.")
 
 
-class DemoConfig(Config):
+class DetectDemoConfig(Config):
     """One reproducible command trains the detectors shipped in `models/` on synthetic end faces."""
 
     out: Path = Field(default=Path("runs/detect-demo"), description="Scratch folder: data, runs, metrics.")

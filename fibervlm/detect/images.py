@@ -90,7 +90,8 @@ def column_values(batch: dict[str, Any], column: str) -> list[Any]:
 
 
 def object_column(values: Sequence[Any]) -> np.ndarray:
-    """A 1-D object array, which Ray Data accepts for columns of strings with None."""
+    """A 1-D object array, even when empty or of equal-length bytes (numpy would make a fixed-width
+    array): what Ray Data needs for columns of strings with None, bytes or images of any size."""
     column = np.empty(len(values), dtype=object)
     column[:] = list(values)
     return column

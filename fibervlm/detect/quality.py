@@ -5,10 +5,17 @@ classical geometry), or the whole image when no geometry is known. Random init, 
 Train from a folder per class (`root/PASS/*.png`, `root/FAIL/*.png`) or from labelled reports (a synth
 `labels.jsonl`, which also carries each face's geometry); save and load by path:
 
-    >>> faces = load_dataset(Path("data/labels.jsonl"))                      # doctest: +SKIP
-    >>> train_classifier(faces, epochs=10).save(Path("models/quality/q.pt"))  # doctest: +SKIP
-    >>> QualityModel.load(Path("models/quality/q.pt")).predict([image], [geometry])  # doctest: +SKIP
-    [('FAIL', 0.93)]
+    >>> import tempfile
+    >>> from fibervlm.synth import sample_endface
+    >>> image, truth = sample_endface(seed=0, index=2, profile="sm-pc")
+    >>> untrained = QualityModel(net=build_network(0.5), imgsz=32, width_mult=0.5)  # none ships
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     model = QualityModel.load(untrained.save(Path(folder) / "q.pt"))
+    >>> [(label, confidence)] = model.predict([image], [truth.zones])
+    >>> label in ("PASS", "FAIL") and 0.5 <= round(confidence, 6) <= 1
+    True
+
+`train_classifier(load_dataset(Path("labels.jsonl")), epochs=15)` trains one (see detect/train_demo.py).
 """
 
 from __future__ import annotations

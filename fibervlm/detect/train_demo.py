@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fibervlm.config import load_config
-from fibervlm.detect.config import DemoConfig, DetectorConfig
+from fibervlm.detect.config import DetectDemoConfig, DetectorConfig
 from fibervlm.detect.dataset import LabelledImage, export_yolo_dataset, read_labels, yolo_box
 from fibervlm.detect.images import read_gray
 from fibervlm.detect.quality import accuracy, load_labels_dataset, train_classifier
@@ -30,7 +30,7 @@ from fibervlm.view import FibreView
 HELD_OUT_SEED_OFFSET = 1000
 
 
-def render_sets(config: DemoConfig) -> tuple[Path, Path]:
+def render_sets(config: DetectDemoConfig) -> tuple[Path, Path]:
     """(train labels.jsonl, held-out labels.jsonl); the held-out set uses another seed."""
     train = write_dataset(
         out=config.out / "synth-train", n=config.n_train, seed=config.seed, profile=config.profile
@@ -124,7 +124,7 @@ def detector_map50(
     }
 
 
-def train_demo_detector(config: DemoConfig, train_labels: Path, test_labels: Path) -> dict[str, Any]:
+def train_demo_detector(config: DetectDemoConfig, train_labels: Path, test_labels: Path) -> dict[str, Any]:
     d = config.detector
     data = export_yolo_dataset(
         labels=train_labels,
@@ -156,7 +156,7 @@ def train_demo_detector(config: DemoConfig, train_labels: Path, test_labels: Pat
     }
 
 
-def train_demo_quality(config: DemoConfig, train_labels: Path, test_labels: Path) -> dict[str, Any]:
+def train_demo_quality(config: DetectDemoConfig, train_labels: Path, test_labels: Path) -> dict[str, Any]:
     q = config.quality
     faces = load_labels_dataset(train_labels)
     started = time.perf_counter()
@@ -181,7 +181,7 @@ def train_demo_quality(config: DemoConfig, train_labels: Path, test_labels: Path
     }
 
 
-def run_demo(config: DemoConfig, only: str | None = None) -> dict[str, Any]:
+def train_demo_stage1(config: DetectDemoConfig, only: str | None = None) -> dict[str, Any]:
     """Render, train, measure, write weights and metrics; returns the metrics."""
     train_labels, test_labels = render_sets(config)
     results: dict[str, Any] = {}
@@ -200,12 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", default=None, help="a YAML of DemoConfig (default: built-in defaults)")
+    parser.add_argument(
+        "--config", default=None, help="a YAML of DetectDemoConfig (default: built-in defaults)"
+    )
     parser.add_argument("--only", choices=("detector", "quality"), help="train only this model")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE, e.g. detector.epochs=5")
     args = parser.parse_args(argv)
-    config = load_config(DemoConfig, args.config, args.overrides)
-    print(json.dumps(run_demo(config, args.only), indent=2))
+    config = load_config(DetectDemoConfig, args.config, args.overrides)
+    print(json.dumps(train_demo_stage1(config, args.only), indent=2))
     return 0
 
 

@@ -1,9 +1,11 @@
 """The YOLO defect detector on ultralytics' public API: offline training, prediction as `Defect`s, a stage.
 
->>> from fibervlm.detect.yolo import YoloDetector
->>> detector = YoloDetector(weights="models/detector/yolo11n-endface.pt")   # doctest: +SKIP
->>> detector.predict([gray_uint8_image], geometries=[zone_geometry])[0]      # doctest: +SKIP
-[Defect(type='dig', bbox=[...], zone='B', size_um=4.1, source='yolo', confidence=0.71, ...)]
+>>> from fibervlm.synth import sample_endface
+>>> image, truth = sample_endface(seed=0, index=6, profile="sm-pc")
+>>> detector = YoloDetector()  # the shipped models/detector/yolo11n-endface.pt
+>>> [defects] = detector.predict([image], geometries=[truth.zones])
+>>> all(d.source == "yolo" and d.zone in ("A", "B", "C", "D", "outside") and d.size_um > 0 for d in defects)
+True
 """
 
 from __future__ import annotations

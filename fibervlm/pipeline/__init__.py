@@ -2,8 +2,9 @@
 
 from fibervlm.pipeline.backfill import StageSpec, build_dataset, plan_inputs, run_backfill
 from fibervlm.pipeline.columns import OUTPUT_COLUMNS, OUTPUT_SCHEMA
-from fibervlm.pipeline.config import BackfillConfig, RayConfig, StageResources, load_backfill_config
+from fibervlm.pipeline.config import BackfillConfig, StageResources, load_backfill_config
 from fibervlm.pipeline.demo import run_demo
+from fibervlm.ray_session import RayConfig
 
 __all__ = [
     "OUTPUT_COLUMNS",

@@ -1,8 +1,11 @@
 """The backfill: image shards → hash, decode → geometry → stage 1 → VLM → grade → Parquet, on Ray Data.
 
-    >>> from fibervlm.pipeline import BackfillConfig, run_backfill
     >>> config = BackfillConfig(input="shards/", output="out/", date="2026-11-20")
-    >>> manifest = run_backfill(config)  # doctest: +SKIP
+    >>> stages = default_stages(config)
+    >>> [spec.cls.__name__ for spec in stages], required_resources(config, stages)
+    (['GeometryStage', 'VlmStage', 'GradeStage'], {'CPU': 1.5, 'GPU': 0.0})
+
+`run_backfill(config)` runs it and returns the run's manifest (also under `out/_manifests/`).
 
 Lazy end to end: nothing runs until the sink pulls rows, and every stage streams into the next.
 Resume: rows already committed under the output (by source_uri and image_id) are skipped, and each
@@ -11,19 +14,20 @@ output file appears atomically, so a re-run after a crash or a clean finish writ
 
 from __future__ import annotations
 
-import logging
-import os
+import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import pyarrow.parquet as pq
 import ray
 from ray.data import ActorPoolStrategy, Dataset
 
-from fibervlm.pipeline.config import BackfillConfig, RayConfig, StageResources
+from fibervlm.pipeline.config import BackfillConfig, StageResources
 from fibervlm.pipeline.decode import DecodeStage
 from fibervlm.pipeline.identify import IdentifyStage
 from fibervlm.pipeline.manifest import build_manifest, now_iso, operator_throughput, write_manifest
@@ -38,15 +42,13 @@ from fibervlm.pipeline.storage import (
     remove_leftovers,
 )
 from fibervlm.pipeline.write import PartitionedParquetSink
-
-log = logging.getLogger(__name__)
+from fibervlm.ray_session import ray_session
 
 
 @dataclass(frozen=True)
 class StageSpec:
     """A stateful stage run by an actor pool: `cls(**kwargs)` once per actor, then `__call__(batch)`."""
 
-    name: str
     cls: type
     kwargs: dict[str, Any]
     resources: StageResources
@@ -145,10 +147,11 @@ def build_dataset(
     return ds
 
 
-def default_stages(config: BackfillConfig) -> list[StageSpec]:
+def default_stages(config: BackfillConfig, *, progress: Any = None) -> list[StageSpec]:
     """geometry → stage 1 → VLM → grade, each actor an Inspector loading only what its stage needs.
 
-    Stage 1 and the VLM are left out when the inspector config switches them off.
+    Stage 1 and the VLM are left out when the inspector config switches them off; the grade stage
+    counts finished images into `progress` (a `RowCounter`) when given.
     """
     from fibervlm.pipeline.geometry import GeometryStage
     from fibervlm.pipeline.grade import GradeStage
@@ -157,18 +160,18 @@ def default_stages(config: BackfillConfig) -> list[StageSpec]:
 
     inspector = config.inspector.model_dump(mode="json")
 
-    def spec(name: str, cls: type, resources: StageResources, threads: bool = True) -> StageSpec:
-        kwargs: dict[str, Any] = {"inspector": inspector}
-        if threads:
-            kwargs["num_threads"] = max(1, int(resources.num_cpus))
-        return StageSpec(name=name, cls=cls, kwargs=kwargs, resources=resources)
+    def spec(cls: type, resources: StageResources, **kwargs: Any) -> StageSpec:
+        return StageSpec(cls=cls, kwargs={"inspector": inspector, **kwargs}, resources=resources)
 
-    stages = [spec("geometry", GeometryStage, config.geometry)]
+    def threaded(cls: type, resources: StageResources) -> StageSpec:
+        return spec(cls, resources, num_threads=max(1, int(resources.num_cpus)))
+
+    stages = [threaded(GeometryStage, config.geometry)]
     if config.inspector.detector is not None or config.inspector.quality is not None:
-        stages.append(spec("stage1", Stage1Stage, config.stage1))
+        stages.append(threaded(Stage1Stage, config.stage1))
     if config.inspector.vlm is not None:
-        stages.append(spec("vlm", VlmStage, config.vlm))
-    stages.append(spec("grade", GradeStage, config.grade, threads=False))
+        stages.append(threaded(VlmStage, config.vlm))
+    stages.append(spec(GradeStage, config.grade, progress=progress))
     return stages
 
 
@@ -192,41 +195,42 @@ def check_fits(config: BackfillConfig, stages: Sequence[StageSpec]) -> None:
             )
 
 
-def ensure_ray(config: RayConfig) -> bool:
-    """Connect to (or start) Ray; True when this call started it (and so must shut it down)."""
-    if ray.is_initialized():
-        return False
-    address = config.address
-    if address is None:
-        # Under `ray job submit` the driver gets RAY_ADDRESS; otherwise run embedded on this machine.
-        address = "auto" if os.environ.get("RAY_ADDRESS") else "local"
-    kwargs: dict[str, Any] = {"address": address, "log_to_driver": False}
-    if address == "local":
-        kwargs |= {"num_cpus": config.num_cpus, "include_dashboard": False}
-        if config.object_store_mb:
-            kwargs["object_store_memory"] = config.object_store_mb * 1024 * 1024
-    ray.init(**kwargs)
-    return True
-
-
 def new_run_id() -> str:
     return f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def run_backfill(
-    config: BackfillConfig,
-    *,
-    stages: Sequence[StageSpec] | None = None,
-    on_start: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Run one backfill to completion and return its manifest (also written under `<output>/_manifests/`).
+def describe_inputs(inputs: dict[str, Any]) -> str:
+    """The run's plan, for a terminal.
 
-    `stages` replaces geometry → stage 1 → VLM → grade (e.g. a subset for benchmarks); `on_start`
-    receives the input summary before execution (for progress output).
+    >>> print(describe_inputs({"uri": "/in", "format": "parquet", "dates": ["2026-11-20"], "files": 1,
+    ...                        "images": 8, "already_written": 3, "ray_log": "/out/_logs/run-1.log"}))
+    backfill: 8 images in 1 parquet file(s) of /in (date=2026-11-20), 3 already written
+      Ray's own log: /out/_logs/run-1.log
     """
-    started_at, run_id = now_iso(), new_run_id()
-    plan = plan_inputs(config)
-    output = locate(config.output)
+    dates = ", ".join(f"date={d}" for d in inputs["dates"]) or "all partitions"
+    files = f"{inputs['files']} {inputs['format']} file(s) of {inputs['uri']}"
+    done = inputs["already_written"]
+    line = f"backfill: {inputs['images']} images in {files} ({dates}), {done} already written"
+    return line + (f"\n  Ray's own log: {inputs['ray_log']}" if inputs["ray_log"] else "")
+
+
+def run_log_file(output: Location, run_id: str) -> Path:
+    """Where Ray's own log lines of a run go: beside the output when local, else the temp folder."""
+    folder = Path(output.join("_logs")) if output.is_local else Path(tempfile.gettempdir()) / "fibervlm-logs"
+    return folder / f"{run_id}.log"
+
+
+def count_images(plan: InputPlan) -> int:
+    """Images in the input: one per file, or the rows of the Parquet shards (from their footers)."""
+    if plan.format != "parquet":
+        return len(plan.files)
+    return sum(pq.ParquetFile(path, filesystem=plan.location.fs).metadata.num_rows for path in plan.files)
+
+
+def prepare_output(
+    config: BackfillConfig, plan: InputPlan, output: Location
+) -> tuple[dict[str, Any], set[tuple[str, str]]]:
+    """Clear what `--overwrite` redoes and a killed run left; the input summary and the rows already done."""
     dates = [config.date] if config.date else plan.dates
     if config.overwrite:
         delete_partitions(output, dates)
@@ -237,40 +241,89 @@ def run_backfill(
         "format": plan.format,
         "dates": dates,
         "files": len(plan.files),
+        "images": count_images(plan),
         "already_written": len(done),
         "leftover_temp_files_removed": leftovers,
     }
+    return inputs, done
+
+
+def execute(
+    plan: InputPlan,
+    config: BackfillConfig,
+    stages: Sequence[StageSpec],
+    done: set[tuple[str, str]],
+    run_id: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run the pipeline into the sink on the connected Ray; (what each write task wrote, the stats)."""
+    check_fits(config, stages)
+    ds = build_dataset(plan, config, stages, done)
+    sink = PartitionedParquetSink(output=config.output, rows_per_file=config.rows_per_file, run_id=run_id)
+    ds.write_datasink(sink, ray_remote_args={"num_cpus": config.io_num_cpus})
+    summary = ds.get_stats_summary()
+    stats = {"wall_s": summary.time_total_s, "operators": operator_throughput(summary), "text": ds.stats()}
+    return sink.written, stats
+
+
+@contextmanager
+def shown_progress(total: int, stream: TextIO | None) -> Iterator[Any]:
+    """Our one progress display on `stream` (yields its `RowCounter`), Ray Data's bars off meanwhile;
+    no stream: nothing shown (yields None)."""
+    if stream is None:
+        yield None
+        return
+    from fibervlm.pipeline.progress import ProgressLine, RowCounter
+
+    context = ray.data.DataContext.get_current()
+    bars = context.enable_progress_bars
+    context.enable_progress_bars = False
+    counter = RowCounter.remote()  # type: ignore[attr-defined]
+    try:
+        with ProgressLine(counter, total, stream):
+            yield counter
+    finally:
+        context.enable_progress_bars = bars
+        ray.kill(counter)
+
+
+def run_backfill(
+    config: BackfillConfig,
+    *,
+    stages: Sequence[StageSpec] | None = None,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
+    progress: TextIO | None = None,
+) -> dict[str, Any]:
+    """Run one backfill to completion and return its manifest (also written under `<output>/_manifests/`).
+
+    `stages` replaces geometry → stage 1 → VLM → grade (e.g. a subset for benchmarks); `on_start`
+    receives the input summary before execution; `progress`, a stream for the images-graded display
+    (default stages only). A Ray this call starts writes its own log lines into the manifest's
+    `log_file`, not the terminal.
+    """
+    started_at, run_id = now_iso(), new_run_id()
+    plan = plan_inputs(config)
+    output = locate(config.output)
+    inputs, done = prepare_output(config, plan, output)
+    log_file = run_log_file(output, run_id)
+    embedded = not ray.is_initialized() and config.ray.resolved_address() == "local"
+    inputs["ray_log"] = str(log_file) if embedded else None
     if on_start:
         on_start(inputs)
-    started_ray = ensure_ray(config.ray)
-    try:
-        written: list[dict[str, Any]] = []
-        stats: dict[str, Any] = {}
+    written: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {}
+    with ray_session(config.ray, log_file=log_file):
         if plan.files:
-            stages = list(stages) if stages is not None else default_stages(config)
-            check_fits(config, stages)
-            ds = build_dataset(plan, config, stages, done)
-            sink = PartitionedParquetSink(
-                output=config.output, rows_per_file=config.rows_per_file, run_id=run_id
-            )
-            ds.write_datasink(sink, ray_remote_args={"num_cpus": config.io_num_cpus})
-            written = sink.written
-            summary = ds.get_stats_summary()
-            stats = {
-                "wall_s": summary.time_total_s,
-                "operators": operator_throughput(summary),
-                "text": ds.stats(),
-            }
-        manifest = build_manifest(
-            run_id=run_id,
-            config=config.model_dump(mode="json"),
-            started_at=started_at,
-            inputs=inputs,
-            written=written,
-            stats=stats,
-        )
-        manifest["manifest_uri"] = write_manifest(output, manifest)
-        return manifest
-    finally:
-        if started_ray:
-            ray.shutdown()
+            todo = max(inputs["images"] - len(done), 0)
+            with shown_progress(todo, progress if stages is None else None) as counter:
+                chosen = list(stages) if stages is not None else default_stages(config, progress=counter)
+                written, stats = execute(plan, config, chosen, done, run_id)
+    manifest = build_manifest(
+        run_id=run_id,
+        config=config.model_dump(mode="json"),
+        started_at=started_at,
+        inputs=inputs,
+        written=written,
+        stats=stats,
+    )
+    manifest["manifest_uri"] = write_manifest(output, manifest)
+    return manifest

@@ -1,4 +1,5 @@
-"""The backfill's output contract as an Arrow schema (DESIGN.md, "Backfill output"), and column helpers.
+"""The backfill's output contract as an Arrow schema (docs/architecture.md, "The report contract"), and
+the cast to it.
 
 Every file is cast to this one schema, so a file of only error rows has the same column types as any
 other and the whole output reads back as one table.
@@ -6,10 +7,6 @@ other and the whole output reads back as one table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 import pyarrow as pa
 
 STAGE_TIMINGS = ("decode_ms", "geometry_ms", "stage1_ms", "vlm_ms", "grade_ms")
@@ -51,13 +48,6 @@ OUTPUT_SCHEMA = pa.schema(
     ]
 )
 OUTPUT_COLUMNS = tuple(OUTPUT_SCHEMA.names)
-
-
-def object_column(values: Sequence[Any]) -> np.ndarray:
-    """An object array even when empty or of equal-length bytes (numpy would make a fixed-width array)."""
-    column = np.empty(len(values), dtype=object)
-    column[:] = list(values)
-    return column
 
 
 def to_output_table(table: pa.Table) -> pa.Table:

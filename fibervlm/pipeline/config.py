@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from fibervlm.config import Config
 from fibervlm.inspector import InspectorConfig
+from fibervlm.ray_session import RayConfig
 
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
@@ -37,28 +38,17 @@ class StageResources(Config):
     )
 
 
-class RayConfig(Config):
-    """Which Ray cluster runs the job."""
-
-    address: str | None = Field(
-        default=None,
-        description=(
-            "Ray address. None: the cluster of `ray job submit` if the job runs under one, else a new local "
-            "Ray (embedded). 'auto': an already running cluster. 'local': always a new local Ray."
-        ),
-    )
-    num_cpus: int | None = Field(
-        default=None, ge=1, description="CPUs of an embedded local Ray (None: all cores)."
-    )
-    object_store_mb: int | None = Field(
-        default=None,
-        ge=64,
-        description="Object store size of an embedded local Ray in MiB (None: Ray's default).",
+def pool(*, batch_size: int, num_cpus: float, description: str) -> Any:
+    """A stage's `StageResources` field: its default sizes and what the stage does."""
+    return Field(
+        default_factory=lambda: StageResources(batch_size=batch_size, num_cpus=num_cpus),
+        description=description,
     )
 
 
 class BackfillConfig(Config):
-    """One backfill run: image shards in, one Parquet row per image out (DESIGN.md, "Backfill output")."""
+    """One backfill run: image shards in, one Parquet row per image out (docs/architecture.md, "The report
+    contract")."""
 
     input: str = Field(
         default="data/shards",
@@ -109,20 +99,16 @@ class BackfillConfig(Config):
     io_num_cpus: float = Field(
         default=0.25, gt=0, description="Logical CPUs per read and per write task (they mostly wait on I/O)."
     )
-    geometry: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=8, num_cpus=0.25),
-        description="Classical stage: zone geometry, scale and defect proposals.",
+    geometry: StageResources = pool(
+        batch_size=8, num_cpus=0.25, description="Classical stage: zone geometry, scale and defect proposals."
     )
-    stage1: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=16, num_cpus=0.25),
-        description="Stage-1 detector (YOLO) and quality classifier.",
+    stage1: StageResources = pool(
+        batch_size=16, num_cpus=0.25, description="Stage-1 detector (YOLO) and quality classifier."
     )
-    vlm: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=8, num_cpus=0.5),
-        description="VLM stage: constrained JSON reports.",
-    )
-    grade: StageResources = Field(
-        default_factory=lambda: StageResources(batch_size=32, num_cpus=0.25),
+    vlm: StageResources = pool(batch_size=8, num_cpus=0.5, description="VLM stage: constrained JSON reports.")
+    grade: StageResources = pool(
+        batch_size=32,
+        num_cpus=0.25,
         description="Fuse, grade against the IEC table, disagreement; builds the output columns.",
     )
     inspector: InspectorConfig = Field(
@@ -130,7 +116,7 @@ class BackfillConfig(Config):
         description="The composition each image goes through (profile, scale, detector, VLM, fusion), as for "
         "`fibervlm inspect` and Serve.",
     )
-    ray: RayConfig = Field(default_factory=lambda: RayConfig(), description="Which Ray cluster runs the job.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Which Ray cluster runs the job.")
 
 
 def load_backfill_config(

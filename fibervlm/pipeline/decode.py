@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 
 from fibervlm.classical.io import DEFAULT_MAX_PIXELS, ImageDecodeError, decode_image, image_size
-from fibervlm.pipeline.columns import object_column
+from fibervlm.detect.images import object_column
+from fibervlm.pipeline.stage import Stage
 
 NO_PIXELS = np.zeros((0, 0), dtype=np.uint8)  # error rows: an empty image keeps the column one tensor type
 
 
-class DecodeStage:
+class DecodeStage(Stage):
     """Decodes each row on its own, so one corrupt, empty, truncated or huge file fails only its row.
 
     Stateless: runs as a task fused into the read.
@@ -39,7 +40,7 @@ class DecodeStage:
             return NO_PIXELS, width, height, str(error)
         return pixels, int(pixels.shape[1]), int(pixels.shape[0]), None
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         out = {key: value for key, value in batch.items() if key != "image"}
         results, elapsed_ms = [], []
         for data in batch["image"]:

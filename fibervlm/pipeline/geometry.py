@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 from fibervlm.inspector import Inspection
-from fibervlm.pipeline.inspection_column import build_inspector, write_inspections
+from fibervlm.pipeline.inspection_column import stage_inspector, write_inspections
+from fibervlm.pipeline.stage import Stage
 
 
-class GeometryStage:
+class GeometryStage(Stage):
     """Runs `Inspector.start` per row; a decode error becomes an error Inspection carrying the reason.
 
     Input columns: pixels, profile, width, height, status, error.
@@ -20,9 +21,9 @@ class GeometryStage:
     output_columns = ("inspection", "status", "error", "geometry_ms")
 
     def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
-        self.inspector = build_inspector(inspector, ["classical"], num_threads=num_threads)
+        self.inspector = stage_inspector(inspector, ["classical"], num_threads=num_threads)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         inspections = []
         rows = zip(

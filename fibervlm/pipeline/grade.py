@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from fibervlm.detect.images import object_column
 from fibervlm.inspector import Inspection
-from fibervlm.pipeline.columns import object_column
-from fibervlm.pipeline.inspection_column import INSPECTION, build_inspector, read_inspections
+from fibervlm.pipeline.inspection_column import INSPECTION, read_inspections, stage_inspector
+from fibervlm.pipeline.stage import Stage
 
 RESULT_COLUMNS = (
     "profile",
@@ -64,20 +65,22 @@ def result_fields(inspection: Inspection) -> dict[str, Any]:
     }
 
 
-class GradeStage:
+class GradeStage(Stage):
     """Runs `Inspector.finish` per row (pure rules, no model) and emits the output columns.
 
     Input columns: inspection (+ identity and timings, passed through).
     Output columns: RESULT_COLUMNS and grade_ms; `pixels` and `inspection` are dropped.
+    The last stage of every image: it adds its rows to `progress` (a `RowCounter`), when given.
     """
 
     input_columns = (INSPECTION,)
     output_columns = (*RESULT_COLUMNS, "grade_ms")
 
-    def __init__(self, *, inspector: dict[str, Any]) -> None:
-        self.inspector = build_inspector(inspector, [])
+    def __init__(self, *, inspector: dict[str, Any], progress: Any = None) -> None:
+        self.inspector = stage_inspector(inspector, [])
+        self.progress = progress
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         rows = [result_fields(self.inspector.finish(ins)) for ins in read_inspections(batch)]
         out = {k: v for k, v in batch.items() if k not in ("pixels", INSPECTION)}
@@ -85,4 +88,6 @@ class GradeStage:
             out[column] = object_column([row[column] for row in rows])
         per_row_ms = (time.perf_counter() - start) * 1000 / max(len(rows), 1)
         out["grade_ms"] = np.full(len(rows), per_row_ms, dtype=np.float64)
+        if self.progress is not None:
+            self.progress.add.remote(len(rows))  # fire and forget: the display polls
         return out

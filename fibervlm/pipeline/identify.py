@@ -6,9 +6,8 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
-from fibervlm.pipeline.columns import object_column
+from fibervlm.detect.images import object_column
+from fibervlm.pipeline.stage import Stage
 from fibervlm.pipeline.storage import partition_of
 
 
@@ -18,7 +17,7 @@ def _column(batch: dict[str, Any], name: str | None, n: int) -> list[Any]:
     return list(batch[name])
 
 
-class IdentifyStage:
+class IdentifyStage(Stage):
     """Names each image by the sha256 of its bytes and drops those a previous run already wrote.
 
     Stateless and cheap: it runs as a task fused into the read, so it costs no extra CPU slot.
@@ -46,7 +45,11 @@ class IdentifyStage:
         self.default_profile = default_profile
         self.done_keys = frozenset(done_keys)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, np.ndarray]:
+    @property
+    def required_inputs(self) -> tuple[str, ...]:
+        return (self.bytes_column, "path")
+
+    def process(self, batch: dict[str, Any]) -> dict[str, Any]:
         images = [bytes(b) if b is not None else b"" for b in batch[self.bytes_column]]
         paths = list(batch["path"])
         names = _column(batch, self.name_column, len(paths))

@@ -24,7 +24,7 @@ SOURCE_COLOURS_BGR = {
 }
 
 
-def read_rows(files: list[str]) -> list[dict[str, Any]]:
+def read_output_rows(files: list[str]) -> list[dict[str, Any]]:
     """The output rows of the given Parquet files (URIs), as dicts."""
     rows: list[dict[str, Any]] = []
     for uri in files:

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import numpy as np
 
-from fibervlm.pipeline.inspection_column import build_inspector, read_inspections, write_inspections
+from fibervlm.inspector import Inspection
+from fibervlm.pipeline.inspection_column import InspectionStage
 
 
-class Stage1Stage:
-    """Runs `Inspector.add_stage1` on a batch (one forward pass per batch on a GPU).
+class Stage1Stage(InspectionStage):
+    """Runs `Inspector.add_stage1` on a batch (one forward pass per batch on a GPU)."""
 
-    Input columns: pixels, inspection. Output columns: inspection, status, error, stage1_ms.
-    """
+    step = "stage1"
 
-    input_columns = ("pixels", "inspection")
-    output_columns = ("inspection", "status", "error", "stage1_ms")
-
-    def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
-        self.inspector = build_inspector(inspector, ["stage1"], num_threads=num_threads)
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        start = time.perf_counter()
-        inspections = read_inspections(batch)
-        self.inspector.add_stage1(list(batch["pixels"]), inspections)
-        return write_inspections(batch, inspections, timing_column="stage1_ms", start=start)
+    def run_step(self, images: list[np.ndarray], inspections: list[Inspection]) -> None:
+        self.inspector.add_stage1(images, inspections)

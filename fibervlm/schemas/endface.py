@@ -1,4 +1,4 @@
-"""The fibre end-face report contract (DESIGN.md, "Contracts").
+"""The fibre end-face report contract (docs/architecture.md, "The report contract").
 
 Two layers:
 - `VlmReport` is what the VLM emits, constrained by its JSON Schema: boxes on a 0–1000 grid.

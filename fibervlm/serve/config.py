@@ -75,8 +75,9 @@ class ServeConfig(Config):
 
     task: str = Field(default="endface", description="Registry task whose BEST version is served.")
     registry_root: str = Field(
-        default=str(REPO_ROOT / "models" / "registry"),
-        description="Registry root (`<root>/<task>/<version>/`, `<task>/BEST`); a local folder.",
+        default=str(REPO_ROOT / "out" / "registry"),
+        description="Registry root (`<root>/<task>/<version>/`, `<task>/BEST`); a local folder. The default "
+        "is generated state under `out/`, which git ignores.",
     )
     inspector: dict[str, Any] = Field(
         default_factory=dict,

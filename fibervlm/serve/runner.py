@@ -4,8 +4,12 @@ The file is Ray Serve's own format (`http_options`, `applications:`); the applic
 `ServeConfig` fields. Re-deploying the same file with a new `user_config` on the `InspectorModel`
 deployment updates the replicas in place (`reconfigure`): that is how a promotion goes live.
 
-    >>> schema = load_serve_file("configs/serve.yaml", ["registry_root=/tmp/registry"])  # doctest: +SKIP
-    >>> url = deploy(schema)                                                              # doctest: +SKIP
+    >>> from fibervlm.paths import CONFIGS_DIR
+    >>> schema = load_serve_file(CONFIGS_DIR / "serve.yaml", ["registry_root=/tmp/registry"])
+    >>> app_config(schema).registry_root, base_url(schema)
+    ('/tmp/registry', 'http://127.0.0.1:8000')
+
+`deploy(schema)` then applies it on the connected Ray and returns that URL once the app is running.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ray import serve
 from ray.serve.schema import ServeDeploySchema
 
 from fibervlm.config import ConfigError, build_config, parse_overrides
+from fibervlm.ray_session import RayConfig, ray_session
 from fibervlm.serve.config import ServeConfig
 
 log = logging.getLogger(__name__)
@@ -149,18 +154,15 @@ def ensure_demo_model(config: ServeConfig) -> str | None:
 
 def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus: int = 2) -> int:
     """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until Ctrl-C."""
-    import ray
-
     schema = load_serve_file(path, overrides)
     ensure_demo_model(app_config(schema))
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
-    try:
-        url = deploy(schema)
-        print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        serve.shutdown()
-        ray.shutdown()
+    with ray_session(RayConfig(address="local", num_cpus=num_cpus)):
+        try:
+            url = deploy(schema)
+            print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            serve.shutdown()

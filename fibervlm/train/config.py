@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fibervlm.config import Config
+from fibervlm.ray_session import RayConfig
 
 
 class LoraSettings(Config):
@@ -97,6 +98,11 @@ class TrainConfig(Config):
     output_dir: str | None = Field(None, description="Local folder for the exported adapter (or full model).")
     eval_batch_size: int = Field(8, gt=0, description="Hold-out images per generate call.")
     registry: RegistrySettings | None = Field(None, description="Publish (and maybe promote) the result.")
+    ray: RayConfig = Field(
+        default_factory=lambda: RayConfig(log_to_driver=True),
+        description="Which Ray cluster trains: `ray job submit`'s, else a local one of all cores; the "
+        "workers' progress lines are shown.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from fibervlm.prompts import PromptTemplate
 from fibervlm.vlm.constrained import SEPARATORS
+from fibervlm.vlm.families import NESTED_IMAGE_FAMILIES
 from fibervlm.vlm.prompting import build_messages
 
 IGNORE_INDEX = -100  # torch cross-entropy's ignore index: prompt, image and padding tokens
 LLAVA_IMAGE_TAG = "<image>"
-NESTED_IMAGE_FAMILIES = ("mllama", "gemma3")  # their processors take [[img, ...]] per row
 # Per-token tensors: padded along the sequence; every other processor output is concatenated on dim 0.
 TOKEN_KEYS = (
     "input_ids",

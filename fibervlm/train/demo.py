@@ -57,7 +57,7 @@ class DemoModel(Config):
     )
 
 
-class DemoConfig(Config):
+class VlmDemoConfig(Config):
     """Data, model and training of the bundled demo checkpoint."""
 
     work_dir: str = Field("/tmp/fibervlm-demo", description="Scratch folder: data, base model, Ray results.")
@@ -75,7 +75,7 @@ class DemoConfig(Config):
     )
 
 
-def make_data(config: DemoConfig) -> tuple[Path, Path]:
+def make_data(config: VlmDemoConfig) -> tuple[Path, Path]:
     """Render both sets and export the training JSONL; returns (train.jsonl, holdout folder)."""
     from fibervlm.export.build import run_export
     from fibervlm.synth.config import SynthConfig
@@ -147,7 +147,7 @@ def build_base(size: DemoModel, out: Path) -> Path:
     return out
 
 
-def pretrained_base(config: DemoConfig, base: Path, train_jsonl: Path) -> tuple[Path, dict[str, Any]]:
+def pretrained_base(config: VlmDemoConfig, base: Path, train_jsonl: Path) -> tuple[Path, dict[str, Any]]:
     """The base with its vision tower pretrained (cached by recipe) and that pretraining's metrics."""
     from fibervlm.train.data import read_rows
     from fibervlm.train.vision_pretrain import pretrain_vision
@@ -165,7 +165,7 @@ def pretrained_base(config: DemoConfig, base: Path, train_jsonl: Path) -> tuple[
     return out, json.loads(report.read_text())
 
 
-def train_config(config: DemoConfig, base: Path, train_jsonl: Path, holdout: Path) -> TrainConfig:
+def train_config(config: VlmDemoConfig, base: Path, train_jsonl: Path, holdout: Path) -> TrainConfig:
     work = Path(config.work_dir)
     fixed = {
         "model": str(base),
@@ -178,7 +178,7 @@ def train_config(config: DemoConfig, base: Path, train_jsonl: Path, holdout: Pat
     return TrainConfig.model_validate({**config.train, **fixed})
 
 
-def run_demo(config: DemoConfig) -> dict[str, Any]:
+def train_demo_vlm(config: VlmDemoConfig) -> dict[str, Any]:
     """Data → base → train → hold-out metrics → `out_dir`; returns the metrics written beside the model."""
     from fibervlm.train.run import run_train
 
@@ -278,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train" / "tiny-demo.yaml"))
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. n_train=200")
     args = parser.parse_args(argv)
-    config = load_config(DemoConfig, args.config, args.overrides)
-    metrics = run_demo(config)
+    config = load_config(VlmDemoConfig, args.config, args.overrides)
+    metrics = train_demo_vlm(config)
     print(json.dumps(metrics, indent=2, default=str))
     if not learned(metrics):
         print(f"below the majority baseline: {config.out_dir} left as it was, metrics in {config.work_dir}")

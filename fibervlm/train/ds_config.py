@@ -79,7 +79,3 @@ def load_deepspeed_config(
     )
     validate_deepspeed_config(config, origin=str(path))
     return config
-
-
-def zero_stage(config: dict[str, Any]) -> int:
-    return int(config.get("zero_optimization", {}).get("stage", 0))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -116,7 +115,3 @@ def _baseline_metrics(golds: list[dict[str, Any]], baseline: dict[str, Any]) -> 
         )
         / n,
     }
-
-
-def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

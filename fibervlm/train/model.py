@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from fibervlm.train.config import TrainConfig
+from fibervlm.vlm.families import QWEN_FAMILIES
 from fibervlm.vlm.loading import LoadedVlm, load_model
 from fibervlm.vlm.presets import ModelPreset
 
@@ -22,7 +23,7 @@ def load_processor(preset: ModelPreset) -> Any:
     from transformers import AutoProcessor
 
     kwargs: dict[str, Any] = {}
-    if preset.family in ("qwen2_vl", "qwen2_5_vl"):
+    if preset.family in QWEN_FAMILIES:
         kwargs = {
             k: v for k, v in (("min_pixels", preset.min_pixels), ("max_pixels", preset.max_pixels)) if v
         }
@@ -71,10 +72,6 @@ def apply_lora(model: Any, config: TrainConfig, preset: ModelPreset) -> Any:
     base = preset.model_id or (preset.name if preset.tiny else preset.model_ref)
     peft_model.peft_config["default"].base_model_name_or_path = base
     return peft_model
-
-
-def trainable_parameters(model: Any) -> list[tuple[str, Any]]:
-    return [(name, param) for name, param in model.named_parameters() if param.requires_grad]
 
 
 def count_parameters(model: Any) -> dict[str, int]:

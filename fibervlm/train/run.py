@@ -1,7 +1,13 @@
 """`run_train(config)`: preflight → Ray Train (`TorchTrainer`) → export → hold-out evaluation → registry.
 
 >>> from fibervlm.config import load_config
->>> result = run_train(load_config(TrainConfig, "configs/train/tiny-demo.yaml"))  # doctest: +SKIP
+>>> from fibervlm.paths import CONFIGS_DIR
+>>> config = load_config(TrainConfig, CONFIGS_DIR / "train" / "tiny-lora.yaml", ["max_steps=2"])
+>>> config.strategy, config.num_workers, config.max_steps, config.ray.log_to_driver
+('deepspeed', 2, 2, True)
+
+`run_train(config)` then trains on the Ray that `config.ray` names and returns a `TrainResult`;
+`tests/train/test_train_cli.py` runs exactly this through `fibervlm train`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fibervlm.paths import REPO_ROOT
+from fibervlm.ray_session import start_ray
 from fibervlm.train.config import TrainConfig
 from fibervlm.train.data import ExampleEncoder, read_rows
 from fibervlm.train.ds_config import load_deepspeed_config
@@ -109,8 +116,8 @@ def make_trainer(config: TrainConfig, resume_from: str | None = None) -> Any:
 
 
 def run_train(config: TrainConfig, *, resume_from: str | None = None) -> TrainResult:
-    """Train, export, evaluate on the hold-out and (if configured) publish + promote. Starts a local Ray
-    (2 CPUs) unless one is running or `RAY_ADDRESS` names a cluster."""
+    """Train, export, evaluate on the hold-out and (if configured) publish + promote, on the Ray that
+    `config.ray` names (connected once, left running for the caller)."""
     if config.strategy == "deepspeed":
         os.environ.setdefault("DS_ACCELERATOR", "cpu" if not config.use_gpu else "cuda")
         load_deepspeed_config(
@@ -120,7 +127,7 @@ def run_train(config: TrainConfig, *, resume_from: str | None = None) -> TrainRe
             learning_rate=config.learning_rate,
         )
     report = check_data(config)
-    _ensure_ray()
+    start_ray(config.ray)
     result = make_trainer(config, resume_from).fit()
     if result.error is not None:
         raise RuntimeError(f"training failed: {result.error}") from result.error
@@ -154,16 +161,6 @@ def evaluate_model(config: TrainConfig, export_dir: str) -> dict[str, Any]:
         batch_size=config.eval_batch_size,
         baseline=majority_baseline(read_rows(config.train_data)),
     )
-
-
-def _ensure_ray() -> None:
-    import ray
-
-    if not ray.is_initialized():
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init()
-        else:
-            ray.init(address="local", num_cpus=2, include_dashboard=False)
 
 
 def _copy_export(checkpoint: Any, output_dir: str) -> str:

@@ -2,16 +2,19 @@
 
 Knows nothing of Ray, pipelines or Serve. torch/transformers are imported when a model is loaded.
 
-    >>> from fibervlm.vlm import VlmPredictor, to_defects                  # doctest: +SKIP
-    >>> predictor = VlmPredictor("tiny-qwen2-vl", batch_size=8)            # doctest: +SKIP
-    >>> results = predictor(images, contexts)                              # doctest: +SKIP
+    >>> preset = load_preset("tiny-qwen2-vl")  # a tiny model of the real architecture, built offline
+    >>> preset.family, preset.bbox_convention, preset.to_pixel_bbox([500, 500, 10, 10], (640, 480), (112, 84))
+    ('qwen2_vl', 'grid1000', [320.0, 240.0, 6.4, 4.8])
+
+`VlmPredictor` (see `fibervlm.vlm.predictor`) answers a batch of images with validated reports.
 """
 
 from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest
 from fibervlm.vlm.constrained import GrammarCache, parse_answer
+from fibervlm.vlm.families import FAMILIES
 from fibervlm.vlm.loading import LoadedVlm, ModelLoadError, load_model
 from fibervlm.vlm.predictor import VlmPredictor, VlmResult, to_defects
-from fibervlm.vlm.presets import FAMILIES, ModelPreset, UnknownPresetError, load_preset, preset_names
+from fibervlm.vlm.presets import ModelPreset, UnknownPresetError, load_preset, preset_names
 from fibervlm.vlm.prompting import ImageError, build_messages, format_context, render_prompt, zone_crops
 from fibervlm.vlm.tiny import build_tiny
 

@@ -14,9 +14,8 @@ from typing import Any
 from PIL import Image
 
 from fibervlm.vlm.constrained import GrammarCache
+from fibervlm.vlm.families import NESTED_IMAGE_FAMILIES, QWEN_FAMILIES
 from fibervlm.vlm.loading import LoadedVlm
-
-_NESTED_IMAGES = ("mllama", "gemma3")  # these processors take [[img, ...], [img, ...]] per batch
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class TransformersBackend(VlmBackend):
             processor.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
             for r in requests
         ]
-        if self.loaded.preset.family in _NESTED_IMAGES:
+        if self.loaded.preset.family in NESTED_IMAGE_FAMILIES:
             images: list[Any] = [r.images for r in requests]
         else:
             images = [img for r in requests for img in r.images]
@@ -111,7 +110,7 @@ class TransformersBackend(VlmBackend):
         """(width, height) of the first image each row's model saw, after the processor's resize."""
         family = self.loaded.preset.family
         image_processor = self.loaded.processor.image_processor
-        if family in ("qwen2_vl", "qwen2_5_vl"):
+        if family in QWEN_FAMILIES:
             patch_px = image_processor.patch_size
             grids = inputs["image_grid_thw"].tolist()  # (t, h, w) in patches, one per image, rows in order
             per_row = len(grids) // n_rows

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fibervlm.vlm.families import QWEN_FAMILIES
 from fibervlm.vlm.presets import ModelPreset, load_preset
 
 Quantization = Literal["4bit", "8bit"]
@@ -106,7 +107,7 @@ def _ensure_weights(preset: ModelPreset) -> str:
 
 def _processor_kwargs(preset: ModelPreset) -> dict[str, Any]:
     """The preset's image budget overrides the processor's saved one (Qwen families only)."""
-    if preset.family not in ("qwen2_vl", "qwen2_5_vl"):
+    if preset.family not in QWEN_FAMILIES:
         return {}
     if preset.min_pixels is None and preset.max_pixels is None:
         return {}

@@ -3,9 +3,16 @@
 Stateful and batch-in/batch-out, so the same object serves a Ray Data stage (`__init__` loads once),
 Serve and the CLI. Deterministic for a given model, input and settings (greedy decoding).
 
-    >>> predictor = VlmPredictor("tiny-qwen2-vl", batch_size=8)            # doctest: +SKIP
-    >>> [result] = predictor([image], ["Detected: dig at [40, 52, 6, 6]"])  # doctest: +SKIP
-    >>> result.valid, to_defects(result, original_size=(640, 480), um_per_px=0.5)     # doctest: +SKIP
+    >>> from fibervlm.paths import demo_vlm
+    >>> from fibervlm.synth import sample_endface
+    >>> image, truth = sample_endface(seed=0, index=1, profile="sm-pc")  # a clean face
+    >>> predictor = VlmPredictor(demo_vlm(), batch_size=8)  # the bundled tiny Qwen2-VL
+    >>> [result] = predictor([image], ["Detected: nothing"], [truth.zones])
+    >>> result.valid, type(result.report).__name__  # the grammar makes every answer schema-valid
+    (True, 'VlmReport')
+    >>> defects = to_defects(result, preset=predictor.preset, um_per_px=truth.zones.um_per_px)
+    >>> len(defects) == len(result.report.defects) and all(d.source == "vlm" for d in defects)
+    True
 """
 
 from __future__ import annotations

@@ -21,27 +21,12 @@ from pydantic import Field
 from fibervlm.config import Config, ConfigError, load_config
 from fibervlm.paths import CONFIGS_DIR
 from fibervlm.schemas import GRID
+from fibervlm.vlm.families import DEFAULT_BBOX, FAMILIES, BboxConvention, Family, family_of
+from fibervlm.vlm.tiny import default_tiny_dir
 
-Family = Literal["qwen2_vl", "qwen2_5_vl", "mllama", "gemma3"]
-BboxConvention = Literal["grid1000", "resized_pixels"]
-FAMILIES: tuple[Family, ...] = ("qwen2_vl", "qwen2_5_vl", "mllama", "gemma3")
 MODELS_DIR = CONFIGS_DIR / "models"
 PRESET_FILE = "fibervlm_preset.json"  # in a model directory: preset fields that travel with the weights
 
-# `model_type` of a saved config.json -> family, so that any local model directory can be a preset.
-_MODEL_TYPES: dict[str, Family] = {
-    "qwen2_vl": "qwen2_vl",
-    "qwen2_5_vl": "qwen2_5_vl",
-    "mllama": "mllama",
-    "gemma3": "gemma3",
-}
-# What each family's boxes mean when nothing else is said (see configs/models/*.yaml).
-_DEFAULT_BBOX: dict[Family, BboxConvention] = {
-    "qwen2_vl": "grid1000",
-    "qwen2_5_vl": "resized_pixels",
-    "mllama": "grid1000",
-    "gemma3": "grid1000",
-}
 # LoRA on the language model's attention only: the vision tower and projector stay frozen.
 DEFAULT_LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj)"
 
@@ -108,10 +93,6 @@ class ModelPreset(Config):
             return str(Path(self.path).expanduser())
         if self.model_id:
             return self.model_id
-        if self.tiny:
-            from fibervlm.vlm.tiny import default_tiny_dir
-
-            return str(default_tiny_dir(self.family))
         raise ConfigError(f"preset {self.name!r} names neither path nor model_id")
 
     def to_pixel_bbox(
@@ -169,7 +150,10 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> ModelPreset:
 
 
 def _load_yaml(path: Path) -> ModelPreset:
-    return load_config(ModelPreset, path, overrides=[f"name={path.stem}"])
+    preset = load_config(ModelPreset, path, overrides=[f"name={path.stem}"])
+    if preset.tiny and not preset.path:  # the tiny cache folder of this build recipe
+        preset.path = str(default_tiny_dir(preset.family))
+    return preset
 
 
 def _preset_from_model_dir(path: Path) -> ModelPreset:
@@ -178,14 +162,14 @@ def _preset_from_model_dir(path: Path) -> ModelPreset:
     if not config_file.is_file():
         raise UnknownPresetError(f"{path}: a directory without config.json is not a model")
     model_type = json.loads(config_file.read_text()).get("model_type")
-    family = _MODEL_TYPES.get(model_type or "")
+    family = family_of(model_type)
     if family is None:
         raise ConfigError(f"{path}: model_type {model_type!r} is not one of {', '.join(FAMILIES)}")
     extra = path / PRESET_FILE  # preset fields a trained model carries with it (e.g. its view_um)
     fields = json.loads(extra.read_text()) if extra.is_file() else {}
     return ModelPreset.model_validate(
         {
-            "bbox_convention": _DEFAULT_BBOX[family],
+            "bbox_convention": DEFAULT_BBOX[family],
             **fields,
             "name": path.name,
             "family": family,

@@ -5,6 +5,8 @@ import sys
 import pytest
 
 from fibervlm.cli import main
+from fibervlm.grading import load_table, zone_of
+from fibervlm.grading.grade import radial_distance_um
 from fibervlm.schemas import EndfaceReport
 
 
@@ -69,5 +71,12 @@ def test_console_entry_point_runs_as_a_module():
     assert result.returncode == 0 and "fibervlm" in result.stdout
 
 
-def test_report_fields_validate():
-    EndfaceReport.model_validate(report_json(1.0))
+def test_the_fixture_report_is_valid_and_its_dig_lies_in_zone_b():
+    report = EndfaceReport.model_validate(report_json(1.0))
+    [dig] = report.defects
+    assert radial_distance_um(dig, report.zones) == 45.0  # (410 - 320) px × 0.5 µm/px
+    assert (
+        zone_of(dig, report.zones, load_table("sm-pc"))
+        == zone_of(dig, report.zones, load_table("mm-pc"))
+        == "B"
+    )

@@ -7,17 +7,17 @@ import json
 import pytest
 
 from fibervlm.config import ConfigError, load_config
-from fibervlm.detect.config import DemoConfig, DetectorConfig
+from fibervlm.detect.config import DetectDemoConfig, DetectorConfig
 from fibervlm.detect.quality import QualityModel
 from fibervlm.detect.train_demo import main
 from fibervlm.paths import CONFIGS_DIR
 
 
 def test_shipped_configs_load():
-    demo = load_config(DemoConfig, CONFIGS_DIR / "detect" / "demo.yaml")
+    demo = load_config(DetectDemoConfig, CONFIGS_DIR / "detect" / "demo.yaml")
     assert demo.detector.imgsz == load_config(DetectorConfig, CONFIGS_DIR / "detect" / "detector.yaml").imgsz
     with pytest.raises(ConfigError, match=r"unknown key 'detector\.epoch'"):
-        load_config(DemoConfig, CONFIGS_DIR / "detect" / "demo.yaml", ["detector.epoch=3"])
+        load_config(DetectDemoConfig, CONFIGS_DIR / "detect" / "demo.yaml", ["detector.epoch=3"])
 
 
 @pytest.mark.slow

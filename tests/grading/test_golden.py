@@ -1,6 +1,6 @@
 """Golden IEC 61300-3-35 Ed.2 cases: a passing and a failing case for every row of every table,
 at the band boundaries (exactly 3 µm, exactly 5 µm, ...). Expected outcomes are written by hand
-from the standard's tables (DESIGN.md), not derived from the YAML under test."""
+from the standard's tables (docs/architecture.md), not derived from the YAML under test."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pipeline_factories import BAD_REASONS, DATE, MAX_PIXELS, UNSEEN_REASONS, up
 
 from fibervlm.inspector import VlmSettings
 from fibervlm.pipeline import BackfillConfig, StageResources, run_backfill
-from fibervlm.pipeline.run_report import read_rows, render_run_report
+from fibervlm.pipeline.run_report import read_output_rows, render_run_report
 
 
 def _small(config: BackfillConfig) -> BackfillConfig:
@@ -36,7 +36,7 @@ def test_local_images_one_row_per_input_errors_kept_reports_graded(
     inputs = {str(p): p.read_bytes() for p in (image_shards / f"date={DATE}").rglob("*.png")}
     bad = {uri for uri in inputs if Path(uri).name in BAD_REASONS}
     unseen = {uri for uri in inputs if Path(uri).name in UNSEEN_REASONS}
-    rows = read_rows(manifest["files"])
+    rows = read_output_rows(manifest["files"])
     check_output(rows, inputs, bad, unseen)
     assert all(f.startswith(str(tmp_path / "out" / f"date={DATE}")) for f in manifest["files"])
     ok = [r for r in rows if r["status"] == "ok"]
@@ -87,7 +87,7 @@ def test_s3_parquet_shards_in_and_out(s3_server, ray_local, parquet_shards: Path
             inputs[f"s3://fleet/shards/date={DATE}/{Path(fragment.path).name}#{name}"] = image
     assert len(inputs) == table.num_rows
     assert all(f.startswith(f"s3://fleet/backfill/date={DATE}/part-") for f in manifest["files"])
-    rows = read_rows(manifest["files"])
+    rows = read_output_rows(manifest["files"])
     check_output(rows, inputs)
     profiles = {r["source_uri"]: r["profile"] for r in rows}
     expected = dict(zip(table.column("name").to_pylist(), table.column("profile").to_pylist(), strict=True))

@@ -49,7 +49,7 @@ def _config(image_shards: Path, out: Path) -> BackfillConfig:
 
 def _stages(delay_s: float = 0.0) -> list[StageSpec]:
     resources = StageResources(batch_size=4, num_cpus=0.25)
-    return [StageSpec(name="pass", cls=PassThrough, kwargs={"delay_s": delay_s}, resources=resources)]
+    return [StageSpec(cls=PassThrough, kwargs={"delay_s": delay_s}, resources=resources)]
 
 
 def _parts(out: Path) -> list[Path]:
@@ -100,7 +100,7 @@ from fibervlm.pipeline import BackfillConfig, StageResources, StageSpec, run_bac
 {PASS_THROUGH}
 ray.init(address={address!r}, log_to_driver=False)
 config = BackfillConfig.model_validate_json({config.model_dump_json()!r})
-spec = StageSpec(name="pass", cls=PassThrough, kwargs={{"delay_s": 0.4}},
+spec = StageSpec(cls=PassThrough, kwargs={{"delay_s": 0.4}},
                  resources=StageResources(batch_size=4, num_cpus=0.25))
 run_backfill(config, stages=[spec])
 """

@@ -34,14 +34,15 @@ def _flatten(data: dict, prefix: str = "") -> set[str]:
     return keys
 
 
-def test_yaml_documents_every_knob_and_starts_with_the_command() -> None:
+def test_yaml_documents_every_knob_with_its_default_and_starts_with_the_command() -> None:
     text = CONFIG.read_text()
     assert text.startswith("#") and "jobs/backfill.py --config configs/backfill.yaml" in text.splitlines()[1]
     in_yaml = _flatten(yaml.safe_load(text))
     # The classical stage's internal tuning stays at the code's defaults: a copy in the YAML would freeze it.
     tuning = ("inspector.classical.geometry", "inspector.classical.defects")
     assert {k for k in _keys(BackfillConfig) if not k.startswith(tuning)} - in_yaml == set()
-    assert load_backfill_config(str(CONFIG)) == BackfillConfig.model_validate(yaml.safe_load(text))
+    # The file is the defaults written out: a value changed in one place only would make them disagree.
+    assert load_backfill_config(str(CONFIG)) == BackfillConfig()
 
 
 def test_flags_win_and_bad_values_name_the_key() -> None:
@@ -63,17 +64,13 @@ def test_flags_win_and_bad_values_name_the_key() -> None:
 def test_default_pools_fit_two_cpus_and_the_count_is_the_deadlock_rule() -> None:
     config = BackfillConfig()
     pools = [config.geometry, config.vlm, config.grade]
-    stages = [StageSpec(name=str(i), cls=object, kwargs={}, resources=r) for i, r in enumerate(pools)]
+    stages = [StageSpec(cls=object, kwargs={}, resources=r) for i, r in enumerate(pools)]
     need = required_resources(config, stages)
     assert need["CPU"] == pytest.approx(
         2 * config.io_num_cpus + sum(r.min_actors * r.num_cpus for r in pools)
     )
     assert need["CPU"] <= 2
-    big = [
-        StageSpec(
-            name="x", cls=object, kwargs={}, resources=StageResources(min_actors=3, num_cpus=1, num_gpus=1)
-        )
-    ]
+    big = [StageSpec(cls=object, kwargs={}, resources=StageResources(min_actors=3, num_cpus=1, num_gpus=1))]
     assert required_resources(config, big) == {"CPU": 3.5, "GPU": 3}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from ray import serve
 
 from fibervlm.config import ConfigError
@@ -67,3 +68,14 @@ def test_demo_model_is_published_once_into_an_empty_registry(tmp_path) -> None:
     assert (published.metrics["pass_fail_accuracy"] > 0.5) == trained
     assert ensure_demo_model(config) is None  # something is promoted: left alone
     assert ensure_demo_model(ServeConfig(registry_root=str(tmp_path / "other"))) is None  # off by default
+
+
+def test_the_default_registry_is_generated_state_that_git_ignores() -> None:
+    from fibervlm.cli import build_parser
+
+    assert "/out/" in (REPO_ROOT / ".gitignore").read_text().split()
+    assert ServeConfig().registry_root == str(REPO_ROOT / "out" / "registry")
+    assert (
+        yaml.safe_load(SERVE_YAML.read_text())["applications"][0]["args"]["registry_root"] == "out/registry"
+    )
+    assert build_parser().parse_args(["registry", "list"]).root == "out/registry"

@@ -8,13 +8,13 @@ from fibervlm.config import load_config
 from fibervlm.paths import CONFIGS_DIR, DEMO_VLM_DIR, demo_vlm
 from fibervlm.synth.config import SynthConfig
 from fibervlm.synth.dataset import write_dataset
-from fibervlm.train.demo import DemoConfig
+from fibervlm.train.demo import VlmDemoConfig
 from fibervlm.train.holdout import evaluate_holdout
 
 
 def test_the_bundled_demo_model_beats_the_majority_answer_on_fresh_faces(tmp_path: Path) -> None:
     assert demo_vlm() == str(DEMO_VLM_DIR), "models/vlm/tiny-demo/ ships with the repository"
-    demo = load_config(DemoConfig, CONFIGS_DIR / "train" / "tiny-demo.yaml")
+    demo = load_config(VlmDemoConfig, CONFIGS_DIR / "train" / "tiny-demo.yaml")
     write_dataset(out=tmp_path, n=24, seed=303, config=SynthConfig(**demo.synth))  # not train, not hold-out
     majority = {"pass_fail": "PASS", "n_defects": 0}
     metrics = evaluate_holdout(

@@ -12,7 +12,7 @@ import pytest
 
 from fibervlm.schemas import VlmReport
 from fibervlm.vlm import FAMILIES, ModelPreset, VlmPredictor, build_tiny, load_model, to_defects
-from fibervlm.vlm.tiny import _random_report
+from fibervlm.vlm.tiny_tokenizers import _random_report
 
 EXPECTED_CLASSES = {
     "qwen2_vl": "Qwen2VLForConditionalGeneration",
