@@ -207,9 +207,16 @@ def _radius_from_centre(
     slope = np.where(inside, np.gradient(values, axis=1), 0.0)
     mean_slope = slope.mean(axis=0)
     fall, rise = int(np.argmin(mean_slope)), int(np.argmax(mean_slope))
-    if mean_slope[rise] > 4 * -mean_slope[fall]:
-        return float(radii[rise]), False
-    return float(radii[fall]), True
+    if mean_slope[rise] <= 4 * -mean_slope[fall]:
+        return float(radii[fall]), True
+    # A rise with a fall just inside it is the epoxy ring's far side (blur weakens the fall across
+    # a thin ring more than the rise beyond it): the glass edge is that fall.
+    inside = (radii < radii[rise]) & (radii >= radii[rise] - max(4.0, 0.1 * radii[rise]))
+    if inside.any():
+        near_fall = int(np.argmin(np.where(inside, mean_slope, np.inf)))
+        if -mean_slope[near_fall] > 0.1 * mean_slope[rise]:
+            return float(radii[near_fall]), True
+    return float(radii[rise]), False
 
 
 @dataclass(frozen=True)
@@ -326,7 +333,10 @@ def _best_edge(
             f"no fibre found: {tried} circle candidates, none with a clear glass edge "
             f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
         )
-    best = max(coarse, key=lambda f: f.score(noise))
+    # Bright glass in a dark epoxy ring is the usual look; under blur the ring's far (rising) side
+    # can out-score its near side, so a rising edge wins only where no falling one holds up.
+    falling = [f for f in coarse if f.falling and f.support >= config.min_edge_support]
+    best = max(falling or coarse, key=lambda f: f.score(noise))
     for _ in range(2):
         fine = _fit_edge(
             oriented[best.falling],
