@@ -122,6 +122,9 @@ class DefectConfig(Config):
             ),
             geometry_error_px=self.geometry_error_px,
             max_core_contrast=self.max_core_contrast,
+            # Round enough to judge noise by: past a dig at the centre of a single-mode core (so past
+            # the core), but not past 8 µm: a multimode core's own rings are big enough and differ.
+            min_ring_radius_px=max(10.0, min(zones.core_radius_px + 2.0, 8.0 / um)),
         )
 
 
