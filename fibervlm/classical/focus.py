@@ -26,6 +26,8 @@ from functools import cache
 import cv2
 import numpy as np
 
+from fibervlm.classical.circles import Circle
+from fibervlm.classical.geometry import GeometryFit
 from fibervlm.schemas import ZoneGeometry
 
 SECTORS = 8  # the median over sectors survives uneven illumination and a chip or two on the edge
@@ -124,3 +126,37 @@ def edge_sharpness(gray: np.ndarray, zones: ZoneGeometry) -> float | None:
         return None
     sigma_px = float(np.median(fit_edge_sigma_px(profiles)))
     return round(min(1.0, 1.0 / (sigma_px * math.sqrt(2 * math.pi))), 4)
+
+
+def edge_blur_fwhm_px(gray: np.ndarray, fit: GeometryFit) -> float | None:
+    """The blur of the optics: FWHM of the glass edge's line-spread function, in pixels.
+
+    The edge is a step in the glass: its profile across, averaged over every ray that found it (each
+    aligned on its own edge point), is the step blurred by the point-spread function, so the profile's
+    slope is the line-spread function. Thin lines read wider by this much (in quadrature).
+    """
+    (x, y), radius = fit.zones.center_px, fit.zones.cladding_radius_px
+    circle = Circle(x, y, radius)
+    points, inliers, image = fit.edge_points_px, fit.edge_inliers, gray.astype(np.float32)
+    if inliers.sum() < 36:
+        return None
+    radii = np.hypot(points[inliers, 0] - circle.x, points[inliers, 1] - circle.y)
+    angles = np.arctan2(points[inliers, 1] - circle.y, points[inliers, 0] - circle.x)
+    offsets = np.arange(-3.0, 3.0 + 1e-9, 0.25)
+    along = radii[:, None] + offsets[None, :]
+    xs = (circle.x + np.cos(angles)[:, None] * along).astype(np.float32)
+    ys = (circle.y + np.sin(angles)[:, None] * along).astype(np.float32)
+    profile = np.median(cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), axis=0)
+    spread = np.gradient(profile, 0.25) * (-1.0 if profile[0] > profile[-1] else 1.0)  # peak positive
+    peak = int(np.argmax(spread))
+    half = spread[peak] / 2
+    if spread[peak] <= 0 or peak in (0, len(spread) - 1):
+        return None
+    below_left = np.flatnonzero(spread[:peak] < half)
+    below_right = np.flatnonzero(spread[peak:] < half)
+    if len(below_left) == 0 or len(below_right) == 0:
+        return None
+    i, j = below_left[-1], peak + below_right[0]
+    left = i + (half - spread[i]) / (spread[i + 1] - spread[i])
+    right = j - 1 + (spread[j - 1] - half) / (spread[j - 1] - spread[j])
+    return float(right - left) * 0.25
