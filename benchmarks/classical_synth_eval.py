@@ -35,6 +35,7 @@ class Tally:
     fail_as_pass: int = 0
     pass_as_fail: int = 0
     no_fibre: int = 0
+    unsure: int = 0  # read but not graded (out of focus, doubtful geometry): neither right nor wrong
     tp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     fp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     fn: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -50,10 +51,11 @@ class Tally:
     def summary(self) -> dict:
         return {
             "faces": self.faces,
-            "pass_fail_accuracy": self.right / self.faces if self.faces else None,
+            "pass_fail_accuracy": self.right / graded if (graded := self.faces - self.unsure) else None,
             "fail_as_pass": self.fail_as_pass,
             "pass_as_fail": self.pass_as_fail,
             "no_fibre": self.no_fibre,
+            "unsure": self.unsure,
             "recall": {k: self.recall(k) for k in DEFECT_TYPES},
             "precision": {k: self.precision(k) for k in DEFECT_TYPES},
         }
@@ -90,6 +92,12 @@ def _evaluate(n: int, seed: int, iou: float, config: SynthConfig, show_misses: b
                 print(f"  #{i} {profile} {face.appearance} {face.frame}: no fibre found ({error})")
             continue
         times_ms.append(1000 * (time.perf_counter() - started))
+        if report.status == "unsure":
+            for tally in tallies:
+                tally.unsure += 1
+            if show_misses:
+                print(f"  #{i} {profile} {face.appearance} {face.frame}: unsure ({report.unsure_reason})")
+            continue
         centre_err.append(float(np.hypot(*np.subtract(report.zones.center_px, label.zones.center_px))))
         radius_err.append(abs(report.zones.cladding_radius_px - label.zones.cladding_radius_px))
         result = match_defects(report.defects, label.defects, iou_threshold=iou, by_type=True)
@@ -139,7 +147,8 @@ def _print(summary: dict) -> None:
     print(
         f"PASS/FAIL accuracy {_fmt(every['pass_fail_accuracy'], '{:.3f}')}  "
         f"(FAIL passed {every['fail_as_pass']}, PASS failed {every['pass_as_fail']}, "
-        f"no fibre {every['no_fibre']})"
+        f"no fibre {every['no_fibre']}, unsure {every['unsure']} of {every['faces']}: not graded, "
+        "left out of the accuracy)"
     )
     for key in ("centre_err_px", "cladding_radius_err_px", "ms_per_image"):
         s = summary[key]
@@ -153,16 +162,16 @@ def _print(summary: dict) -> None:
             f"({'width' if kind in LINEAR_TYPES else 'diameter'})"
         )
     print(
-        f"\n{'group':22s} {'faces':>5s} {'P/F acc':>8s} {'no fibre':>9s} "
+        f"\n{'group':22s} {'faces':>5s} {'P/F acc':>8s} {'no fibre':>9s} {'unsure':>7s} "
         + " ".join(f"{k[:7]:>7s}" for k in DEFECT_TYPES)
     )
     for name, group in summary["groups"].items():
         recalls = " ".join(f"{_fmt(group['recall'][k]):>7s}" for k in DEFECT_TYPES)
         print(
             f"{name:22s} {group['faces']:5d} {_fmt(group['pass_fail_accuracy'], '{:.3f}'):>8s} "
-            f"{group['no_fibre']:9d} {recalls}"
+            f"{group['no_fibre']:9d} {group['unsure']:7d} {recalls}"
         )
-    print("(per-group columns after 'no fibre' are recall per defect type)")
+    print("(per-group columns after 'unsure' are recall per defect type)")
 
 
 def main() -> None:

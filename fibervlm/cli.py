@@ -16,6 +16,7 @@ from fibervlm.config import ConfigError
 from fibervlm.loop_cli import add_labels, add_mine, add_retrain
 
 PROFILES = ("sm-pc", "sm-apc", "mm-pc")
+EXIT_UNSURE = 3  # `inspect` and `grade`: some face was not really seen, so no PASS/FAIL was given
 # fibervlm.synth's names, repeated so the CLI starts without importing OpenCV (a test keeps them equal).
 APPEARANCES = ("standard", "dark-cladding", "epoxy-ring", "halo", "camera")
 FRAMES = ("base", "720x576", "1152x864")
@@ -43,6 +44,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise CommandError(f"{path}: no such file") from None
     except ValidationError as error:
         raise CommandError(f"{path}: not a valid report: {describe_validation_error(error)}") from None
+    if report.status == "unsure":
+        print(f"{path}: UNSURE, not graded: {report.unsure_reason}", file=sys.stderr)
+        return EXIT_UNSURE
     verdict = grade(report.defects, report.zones, args.table or report.profile)
     print(verdict.model_dump_json(indent=2))
     return 0 if verdict.pass_fail == "PASS" else 1
@@ -83,7 +87,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.um_per_px:
         overrides.append(f"um_per_px={args.um_per_px}")
     inspector = Inspector(load_config(InspectorConfig, args.config, overrides))
-    failures = 0
+    counts = {"error": 0, "unsure": 0}
     for path in args.images:
         try:
             image = read_image(path)
@@ -92,23 +96,42 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         else:
             [inspection] = inspector.inspect([image])
             outcome = {"source": path, **inspection.model_dump(mode="json")}
-        failures += outcome["status"] != "ok"
         print(json.dumps(outcome, indent=2 if args.json else None), flush=True)
-    if failures:
-        print(f"fibervlm inspect: {failures} of {len(args.images)} image(s) failed", file=sys.stderr)
-    return 1 if failures else 0
+        if outcome["status"] in counts:
+            counts[outcome["status"]] += 1
+            print(f"{path}: {outcome['status'].upper()}, not graded: {outcome['error']}", file=sys.stderr)
+    return _inspect_exit(counts, len(args.images))
+
+
+def _inspect_exit(counts: dict[str, int], n_images: int) -> int:
+    """0 every image graded; 1 some image could not be inspected; 3 (else) some image was unsure."""
+    if counts["error"] or counts["unsure"]:
+        print(
+            f"fibervlm inspect: {n_images - counts['error'] - counts['unsure']} of {n_images} graded, "
+            f"{counts['unsure']} unsure (no PASS/FAIL), {counts['error']} failed",
+            file=sys.stderr,
+        )
+    return 1 if counts["error"] else EXIT_UNSURE if counts["unsure"] else 0
 
 
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "inspect", help="inspect local images: geometry, stage 1, VLM, IEC grade (one JSON per image)"
+        "inspect",
+        help="inspect local images: geometry, stage 1, VLM, IEC grade (one JSON per image)",
+        description="Exit status: 0 every image graded PASS or FAIL; 1 some image could not be inspected; "
+        "3 (no failures) some image was unsure: out of focus, doubtful geometry or partly out of frame, "
+        "so no PASS/FAIL was given (its line has status unsure and the reason).",
     )
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--config", help="an InspectorConfig YAML (configs/inspect.yaml)")
     p.add_argument("--model", help="VLM preset name (configs/models/) or local model directory")
     p.add_argument("--adapter", help="a LoRA adapter directory")
     p.add_argument("--no-vlm", action="store_true", help="classical (+ stage 1) only")
-    p.add_argument("--profile", choices=PROFILES, help="fibre profile to grade against (default sm-pc)")
+    p.add_argument(
+        "--profile",
+        choices=(*PROFILES, "auto"),
+        help="fibre profile to grade against (default: the config's, auto: sm-pc or mm-pc from the core)",
+    )
     p.add_argument(
         "--um-per-px", type=float, help="pixel scale from metadata (default: calibrate on the cladding)"
     )

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from fibervlm import __version__
+from fibervlm.classical.report import ClassicalConfig
 from fibervlm.config import Config
 from fibervlm.detect.config import DetectorConfig, QualityConfig
 from fibervlm.eval.matching import box_iou
@@ -85,13 +86,21 @@ class InspectorConfig(Config):
     """The whole composition; each stage may be switched off (None)."""
 
     task: str = Field(default="endface", description="Task name (fibervlm.tasks).")
-    profile: FibreProfile = Field(
-        default="sm-pc", description="Fibre profile when the request or metadata gives none."
+    profile: FibreProfile | Literal["auto"] = Field(
+        default="auto",
+        description="Fibre profile when the request or metadata gives none: a fixed profile, or `auto` "
+        "to infer sm-pc or mm-pc from the measured core (recorded as `profile_inferred`; APC cannot be "
+        "told from a grey image, so name sm-apc where it applies).",
     )
     um_per_px: float | None = Field(
         default=None, gt=0, description="Pixel scale; None: calibrate on the cladding."
     )
     edition: str = Field(default=DEFAULT_EDITION, description="Grading tables: configs/grading/<edition>/.")
+    classical: ClassicalConfig = Field(
+        default_factory=ClassicalConfig,
+        description="The classical stage: geometry, proposals, and when a face is `unsure` "
+        "(min_geometry_confidence, min_sharpness, min_edge_in_view).",
+    )
     detector: DetectorConfig | None = Field(default=None, description="Stage-1 YOLO settings, or None.")
     quality: QualityConfig | None = Field(default=None, description="Quality classifier settings, or None.")
     vlm: VlmSettings | None = Field(
@@ -103,11 +112,17 @@ class InspectorConfig(Config):
 
 
 class Inspection(StrictModel):
-    """One image's state between steps, and the final outcome."""
+    """One image's state between steps, and the final outcome.
 
-    status: Literal["ok", "error"] = "ok"
-    error: str | None = None
-    profile: FibreProfile
+    `unsure` rows (read, but the face not really seen) still go through stage 1 and the VLM: their
+    answers are recorded for mining and review, never turned into a verdict.
+    """
+
+    status: Literal["ok", "unsure", "error"] = "ok"
+    error: str | None = Field(default=None, description="Why the row is `error` or `unsure`.")
+    profile: FibreProfile | None = Field(
+        default=None, description="Requested, else set by the classical step."
+    )
     um_per_px: float | None = None
     width: int = 0
     height: int = 0
@@ -155,7 +170,7 @@ class Inspector:
         self.config = config or InspectorConfig()
         self.task = get_task(self.config.task)
         wanted = set(stages) if stages is not None else {"classical", "stage1", "vlm"}
-        self.classical = ClassicalInspector() if "classical" in wanted else None
+        self.classical = ClassicalInspector(self.config.classical) if "classical" in wanted else None
         self.detector = self.quality = self.vlm = None
         if "stage1" in wanted and self.config.detector is not None:
             from fibervlm.detect import YoloDetector
@@ -185,9 +200,10 @@ class Inspector:
     def start(
         self, image: np.ndarray, *, profile: str | None = None, um_per_px: float | None = None
     ) -> Inspection:
-        """Geometry + classical proposals, graded: the report every later step refines."""
+        """Geometry + classical proposals, graded (or `unsure`): the report every later step refines."""
+        default = None if self.config.profile == "auto" else self.config.profile
         inspection = Inspection(
-            profile=profile or self.config.profile,
+            profile=profile or default,
             um_per_px=um_per_px or self.config.um_per_px,
             height=int(image.shape[0]),
             width=int(image.shape[1]),
@@ -199,6 +215,9 @@ class Inspector:
                     image, profile=inspection.profile, um_per_px=inspection.um_per_px
                 )
                 inspection.classical = list(inspection.report.defects)
+                inspection.profile = inspection.report.profile
+                if inspection.report.status == "unsure":
+                    inspection.status, inspection.error = "unsure", inspection.report.unsure_reason
             except ValueError as error:  # no fibre, unusable image: this row only
                 inspection.fail("classical", error)
         return inspection
@@ -247,33 +266,31 @@ class Inspector:
             ins.provenance.adapter_id = self.vlm.adapter_id
 
     def finish(self, inspection: Inspection) -> Inspection:
-        """Fuse the proposals, grade them with the IEC rules, and score the disagreement."""
-        if inspection.status != "ok" or inspection.report is None:
+        """Fuse the proposals, grade them with the IEC rules, and score the disagreement.
+
+        An `unsure` row gets its provenance and the VLM's answer recorded, and no verdict.
+        """
+        if inspection.status == "error" or inspection.report is None:
             return inspection
         with _timed([inspection], "grade"):
-            table = table_for_profile(inspection.profile, self.config.edition)
-            fused = self._fuse(inspection)
-            graded = grade_report_fields(fused, inspection.report.zones, table)
+            table = table_for_profile(inspection.report.profile, self.config.edition)
             inspection.provenance.task = self.task.name
             inspection.provenance.prompt_hash = self.task.prompt_hash
             inspection.provenance.schema_hash = self.task.schema_hash
             inspection.provenance.grading_table = table.id
             inspection.provenance.fibervlm_version = __version__
-            inspection.disagreement = disagreement(
-                rules_verdict=graded["pass_fail"],
-                measured=inspection.classical,
-                vlm_verdict=inspection.vlm.pass_fail if inspection.vlm else None,
-                vlm_defects=inspection.vlm_defects,
-                stage1_defects=inspection.stage1,
-            )
-            inspection.report = inspection.report.model_copy(
-                update={
-                    **graded,
-                    "explanation": _explain(graded),
-                    "vlm": inspection.vlm,
-                    "provenance": inspection.provenance,
-                }
-            )
+            update: dict = {"vlm": inspection.vlm, "provenance": inspection.provenance}
+            if inspection.status == "ok":  # an unsure row keeps its reason and gets no verdict
+                graded = grade_report_fields(self._fuse(inspection), inspection.report.zones, table)
+                inspection.disagreement = disagreement(
+                    rules_verdict=graded["pass_fail"],
+                    measured=inspection.classical,
+                    vlm_verdict=inspection.vlm.pass_fail if inspection.vlm else None,
+                    vlm_defects=inspection.vlm_defects,
+                    stage1_defects=inspection.stage1,
+                )
+                update |= {**graded, "explanation": _explain(graded)}
+            inspection.report = inspection.report.model_copy(update=update)
         inspection.report.timings_ms = dict(inspection.timings_ms)  # after the block: includes "grade"
         return inspection
 
@@ -321,8 +338,8 @@ class Inspector:
 
 
 def _live(images: Sequence[np.ndarray], inspections: Sequence[Inspection]) -> tuple[list, list[Inspection]]:
-    """The images and inspections of the rows no step has failed yet."""
-    live = [(img, ins) for img, ins in zip(images, inspections, strict=True) if ins.status == "ok"]
+    """The images and inspections of the rows no step has failed yet (`unsure` ones included)."""
+    live = [(img, ins) for img, ins in zip(images, inspections, strict=True) if ins.status != "error"]
     return [img for img, _ in live], [ins for _, ins in live]
 
 

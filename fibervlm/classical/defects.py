@@ -5,7 +5,8 @@ In the spirit of Mei et al., Sensors 18(5):1408, 2018 (DO2MR + LEI), with a flat
   the noise of its own ring, plus the geometry's uncertainty where the profile is steep;
 - regions are seeded and grown by hysteresis and measured at half contrast (`regions.py`);
 - chips are bites out of the cladding edge, found ray by ray (`chips.py`);
-- pieces of one scratch are joined (`lines.py`).
+- scratches are straight tracks through the oriented line means, found whole (`scratches.py`), and
+  pieces of one line are joined (`lines.py`).
 Only the contact zone is looked at (zone D ends at 250 µm across): the image is cropped to it first.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from fibervlm.classical.chips import find_chips
+from fibervlm.classical.focus import edge_blur_fwhm_px
 from fibervlm.classical.geometry import GeometryFit
 from fibervlm.classical.lines import merge_collinear
 from fibervlm.classical.maps import CONTACT_ZONE_RADIUS_UM, Crop, MapSettings, residual_maps
@@ -79,7 +81,6 @@ class DefectConfig(Config):
     chip_min_depth_um: float = Field(1.5, gt=0, description="Shallowest bite out of the edge called a chip.")
     chip_max_depth_um: float = Field(25.0, gt=0, description="Deepest chip searched for.")
     max_defects: int = Field(64, ge=1, description="Most proposals kept per image, most confident first.")
-
     outline_fraction: float = Field(
         0.4,
         gt=0,
@@ -122,6 +123,9 @@ class DefectConfig(Config):
             ),
             geometry_error_px=self.geometry_error_px,
             max_core_contrast=self.max_core_contrast,
+            # Round enough to judge noise by: past a dig at the centre of a single-mode core (so past
+            # the core), but not past 8 µm: a multimode core's own rings are big enough and differ.
+            min_ring_radius_px=max(10.0, min(zones.core_radius_px + 2.0, 8.0 / um)),
         )
 
 
@@ -178,9 +182,8 @@ def _shifted(defect: Defect, dx: float, dy: float) -> Defect:
 def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | None = None) -> list[Defect]:
     """Every defect proposal on the face, most confident first (`source="classical"`, zone unset)."""
     config = config or DefectConfig()
-    if fit.edge_blur_fwhm_px is not None:  # this image's own blur, read off its glass edge
-        blur_px = float(np.clip(fit.edge_blur_fwhm_px, 1.0, 4.0))
-        config = config.model_copy(update={"psf_fwhm_px": blur_px})
+    if (blur_px := edge_blur_fwhm_px(gray, fit)) is not None:  # this image's own blur, off its glass edge
+        config = config.model_copy(update={"psf_fwhm_px": float(np.clip(blur_px, 1.0, 4.0))})
     zones = fit.zones
     x, y = zones.center_px
     max_radius_px = CONTACT_ZONE_RADIUS_UM / zones.um_per_px

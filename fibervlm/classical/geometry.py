@@ -74,40 +74,6 @@ class GeometryFit:
     edge_contrast: float  # median grey-level step across the cladding edge
     noise_sigma: float  # robust noise estimate, grey levels
     core_found: bool  # False: the core radius is the nominal one for the profile
-    edge_blur_fwhm_px: float | None = None  # the optics' blur, read off the glass edge (None: unclear)
-
-
-def edge_blur_fwhm_px(
-    image: np.ndarray, circle: Circle, points: np.ndarray, inliers: np.ndarray
-) -> float | None:
-    """The blur of the optics: FWHM of the glass edge's line-spread function, in pixels.
-
-    The edge is a step in the glass: its profile across, averaged over every ray that found it (each
-    aligned on its own edge point), is the step blurred by the point-spread function, so the profile's
-    slope is the line-spread function. Thin lines read wider by this much (in quadrature).
-    """
-    if inliers.sum() < 36:
-        return None
-    radii = np.hypot(points[inliers, 0] - circle.x, points[inliers, 1] - circle.y)
-    angles = np.arctan2(points[inliers, 1] - circle.y, points[inliers, 0] - circle.x)
-    offsets = np.arange(-3.0, 3.0 + 1e-9, 0.25)
-    along = radii[:, None] + offsets[None, :]
-    xs = (circle.x + np.cos(angles)[:, None] * along).astype(np.float32)
-    ys = (circle.y + np.sin(angles)[:, None] * along).astype(np.float32)
-    profile = np.median(cv2.remap(image, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), axis=0)
-    spread = np.gradient(profile, 0.25) * (-1.0 if profile[0] > profile[-1] else 1.0)  # peak positive
-    peak = int(np.argmax(spread))
-    half = spread[peak] / 2
-    if spread[peak] <= 0 or peak in (0, len(spread) - 1):
-        return None
-    below_left = np.flatnonzero(spread[:peak] < half)
-    below_right = np.flatnonzero(spread[peak:] < half)
-    if len(below_left) == 0 or len(below_right) == 0:
-        return None
-    i, j = below_left[-1], peak + below_right[0]
-    left = i + (half - spread[i]) / (spread[i + 1] - spread[i])
-    right = j - 1 + (spread[j - 1] - half) / (spread[j - 1] - spread[j])
-    return float(right - left) * 0.25
 
 
 def noise_sigma(gray: np.ndarray) -> float:
@@ -207,9 +173,16 @@ def _radius_from_centre(
     slope = np.where(inside, np.gradient(values, axis=1), 0.0)
     mean_slope = slope.mean(axis=0)
     fall, rise = int(np.argmin(mean_slope)), int(np.argmax(mean_slope))
-    if mean_slope[rise] > 4 * -mean_slope[fall]:
-        return float(radii[rise]), False
-    return float(radii[fall]), True
+    if mean_slope[rise] <= 4 * -mean_slope[fall]:
+        return float(radii[fall]), True
+    # A rise with a fall just inside it is the epoxy ring's far side (blur weakens the fall across
+    # a thin ring more than the rise beyond it): the glass edge is that fall.
+    inside = (radii < radii[rise]) & (radii >= radii[rise] - max(4.0, 0.1 * radii[rise]))
+    if inside.any():
+        near_fall = int(np.argmin(np.where(inside, mean_slope, np.inf)))
+        if -mean_slope[near_fall] > 0.1 * mean_slope[rise]:
+            return float(radii[near_fall]), True
+    return float(radii[rise]), False
 
 
 @dataclass(frozen=True)
@@ -326,7 +299,10 @@ def _best_edge(
             f"no fibre found: {tried} circle candidates, none with a clear glass edge "
             f"(a step > {config.min_edge_snr:g}× noise) on enough of its circumference"
         )
-    best = max(coarse, key=lambda f: f.score(noise))
+    # Bright glass in a dark epoxy ring is the usual look; under blur the ring's far (rising) side
+    # can out-score its near side, so a rising edge wins only where no falling one holds up.
+    falling_fits = [f for f in coarse if f.falling and f.support >= config.min_edge_support]
+    best = max(falling_fits or coarse, key=lambda f: f.score(noise))
     for _ in range(2):
         fine = _fit_edge(
             oriented[best.falling],
@@ -389,5 +365,4 @@ def find_zones(
         um_per_px=scale,
         confidence=round(float(np.clip(confidence, 0, 1)), 3),
     )
-    blur = edge_blur_fwhm_px(image, circle, points, inliers)
-    return GeometryFit(zones, points, inliers, residual, edge.median_step, noise, core_found, blur)
+    return GeometryFit(zones, points, inliers, residual, edge.median_step, noise, core_found)

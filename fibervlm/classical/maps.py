@@ -118,6 +118,7 @@ class MapSettings:
     edge_ring_px: tuple[float, float]  # masked radii (inner, outer) around the cladding edge
     geometry_error_px: float
     max_core_contrast: float
+    min_ring_radius_px: float  # rings inside this radius take the noise of this ring
 
 
 def residual_maps(
@@ -158,7 +159,7 @@ def residual_maps(
         line_response(_downsampled(residual, levels), length_px, settings.line_orientations), residual.shape
     )
     scored = [residual, *coarse, line]
-    min_radius_px = max(10.0, core_radius_px + 2.0)
+    min_radius_px = settings.min_ring_radius_px
     sigmas = frame.rings_to_image(
         *(np.hypot(ring_sigma(m, frame, polar_valid, min_radius_px=min_radius_px), steep) for m in scored)
     )

@@ -48,7 +48,7 @@ class Pair:
     name: str
     gold: EndfaceReport
     pred: EndfaceReport | None = None
-    state: str = "missing"  # missing | error | ok
+    state: str = "missing"  # missing | error | unsure | ok
     raw: str | None = None
     answer: Any = None  # the model's parsed answer (the task's output model), if any
     has_model_output: bool = False
@@ -85,10 +85,11 @@ def _fill(pair: Pair, row: dict, output_model: type[BaseModel], alignment: _Alig
     pair.raw = row.get("raw") if "raw" in row else row.get("vlm_raw")  # `fibervlm inspect` says vlm_raw
     if row.get("status", "ok") != "error" and row.get("report") is not None:
         try:
-            pair.pred, pair.state = EndfaceReport.model_validate(row["report"]), "ok"
+            pair.pred = EndfaceReport.model_validate(row["report"])
+            pair.state = pair.pred.status  # ok | unsure
         except ValidationError as error:
             alignment.invalid_reports.append(f"{pair.name}: {describe_validation_error(error)}")
-    if pair.state != "ok":
+    if pair.state not in ("ok", "unsure"):
         pair.state = "error"
     if pair.raw is not None:
         pair.answer, pair.has_model_output = parse_output(pair.raw, output_model)[0], True
@@ -199,13 +200,16 @@ def _ap(pairs: Sequence[Pair]) -> APMetrics:
 
 
 def _pass_fail(pairs: Sequence[Pair]) -> PassFailMetrics:
+    """Accuracy over the images given a verdict (or none at all); `unsure` ones in their own column."""
     confusion: dict[str, dict[str, int]] = {}
     for pair in pairs:
-        predicted = pair.pred.pass_fail if pair.pred else "missing"
-        row = confusion.setdefault(pair.gold.pass_fail, {})
+        predicted = (pair.pred.pass_fail or "unsure") if pair.pred else "missing"
+        row = confusion.setdefault(str(pair.gold.pass_fail), {})
         row[predicted] = row.get(predicted, 0) + 1
     correct = sum(row.get(verdict, 0) for verdict, row in confusion.items())
-    return PassFailMetrics(n=len(pairs), accuracy=ratio(correct, len(pairs)), confusion=confusion)
+    n_unsure = sum(row.get("unsure", 0) for row in confusion.values())
+    n = len(pairs) - n_unsure
+    return PassFailMetrics(n=n, accuracy=ratio(correct, n), n_unsure=n_unsure, confusion=confusion)
 
 
 def _validity(pairs: Sequence[Pair], output_model: type[BaseModel]) -> ValidityMetrics | None:
@@ -308,11 +312,13 @@ def evaluate(
         n_evaluated=states["ok"],
         n_missing=states["missing"],
         n_error=states["error"],
+        n_unsure=states["unsure"],
         n_unmatched_pred=aligned.n_unmatched,
         n_duplicate_pred=aligned.n_duplicate,
     )
-    detection, size_errors = _detection(pairs, iou_threshold)
-    ap = _ap(pairs)
+    seen = [p for p in pairs if p.state != "unsure"]  # an unsure image claims nothing: not scored
+    detection, size_errors = _detection(seen, iou_threshold)
+    ap = _ap(seen)
     return EvalResult(
         task=task,
         counts=counts,

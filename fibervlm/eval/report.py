@@ -90,7 +90,8 @@ def _pass_fail_section(result: EvalResult) -> list[str]:
     ]
     head = ["| true \\ predicted | " + " | ".join(verdicts) + " |", "|---|" + "---|" * len(verdicts)]
     return [
-        f"## PASS/FAIL (the rules' verdict): accuracy {_num(pf.accuracy)} over {pf.n} images",
+        f"## PASS/FAIL (the rules' verdict): accuracy {_num(pf.accuracy)} over {pf.n} images"
+        + (f" ({pf.n_unsure} unsure, not counted)" if pf.n_unsure else ""),
         "",
         *head,
         *rows,
@@ -102,7 +103,7 @@ def to_markdown(result: EvalResult) -> str:
     c = result.counts
     counts = (
         f"{c.n_gold} gold images, {c.n_pred_rows} prediction rows: {c.n_evaluated} evaluated, "
-        f"{c.n_missing} missing, {c.n_error} errors, {c.n_unmatched_pred} unmatched, "
+        f"{c.n_missing} missing, {c.n_error} errors, {c.n_unsure} unsure, {c.n_unmatched_pred} unmatched, "
         f"{c.n_duplicate_pred} duplicates."
     )
     notes = [*(f"- {note}" for note in result.notes), ""] if result.notes else []

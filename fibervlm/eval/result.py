@@ -42,6 +42,11 @@ class Counts(StrictModel):
     n_error: int = Field(
         description="Gold images whose prediction is a `status: error` row or has no report: all-missed."
     )
+    n_unsure: int = Field(
+        default=0,
+        description="Gold images predicted `unsure` (no verdict given): left out of the detection, AP and "
+        "PASS/FAIL scores, neither right nor wrong; a coverage figure of their own.",
+    )
     n_unmatched_pred: int = Field(description="Prediction rows naming no gold image: ignored.")
     n_duplicate_pred: int = Field(
         description="Extra prediction rows for an image already predicted: ignored."
@@ -70,8 +75,11 @@ class APMetrics(StrictModel):
 
 
 class PassFailMetrics(StrictModel):
-    n: int = Field(description="Gold images counted (a missing prediction counts as wrong).")
-    accuracy: float | None = Field(description="Share of images whose predicted verdict is the true one.")
+    n: int = Field(description="Gold images given a verdict or none at all (a missing one counts as wrong).")
+    accuracy: float | None = Field(description="Share of those n whose predicted verdict is the true one.")
+    n_unsure: int = Field(
+        default=0, description="Gold images predicted `unsure`: not in n, neither right nor wrong."
+    )
     confusion: dict[str, dict[str, int]] = Field(
         description="true verdict → predicted verdict (or `missing`) → count."
     )

@@ -92,6 +92,9 @@ def _labelled(folder: Path, row: dict, tally: Tally) -> tuple[Path, EndfaceRepor
     except ValidationError:
         tally.drop("invalid_report")
         return None
+    if report.status == "unsure":  # no verdict to teach: such faces go to review, not to training
+        tally.drop("unsure")
+        return None
     named = str(row.get("image") or row.get("source") or "")  # `source`: `fibervlm inspect` output
     # relative to the JSONL's folder (labels.jsonl), else as given (inspect's command-line paths)
     image = next((c for c in (folder / named, Path(named)) if named and c.is_file()), None)

@@ -36,7 +36,11 @@ def default_explanation(pass_fail: PassFail, types: Sequence[str], reason: str |
 
 def vlm_target(report: EndfaceReport) -> VlmReport:
     """What the VLM should answer for a labelled image: the label's defects on the grid and its
-    IEC verdict, with the label's explanation (or one written from the first violated rule)."""
+    IEC verdict, with the label's explanation (or one written from the first violated rule).
+
+    An `unsure` report has no verdict to teach: refused (exports skip such rows before this)."""
+    if report.pass_fail is None:
+        raise ValueError(f"an unsure report is no training target: {report.unsure_reason}")
     defects = [
         VlmDefect(type=d.type, bbox=grid_box(d.bbox, report.width, report.height), severity=d.severity)
         for d in report.defects

@@ -111,7 +111,7 @@ def read_stage(plan: InputPlan, config: BackfillConfig, done_keys: set[tuple[str
         bytes_column=bytes_column,
         name_column=name_column,
         profile_column=profile_column,
-        default_profile=config.inspector.profile,
+        default_profile=None if config.inspector.profile == "auto" else config.inspector.profile,
         done_keys=done_keys,
     )
     decode = DecodeStage(max_pixels=config.max_image_pixels)

@@ -18,10 +18,13 @@ OUTPUT_SCHEMA = pa.schema(
         ("source_uri", pa.string()),
         ("width", pa.int32()),
         ("height", pa.int32()),
-        ("profile", pa.string()),
-        # outcome
+        ("profile", pa.string()),  # graded against: the metadata's, the config's, or inferred
+        ("profile_inferred", pa.bool_()),
+        # outcome: ok | unsure (read, not really seen: no verdict) | error; `error` says why when not ok
         ("status", pa.string()),
         ("error", pa.string()),
+        ("geometry_confidence", pa.float64()),
+        ("sharpness", pa.float64()),
         # results
         ("report", pa.string()),
         ("pass_fail", pa.string()),

@@ -91,7 +91,7 @@ def run_demo(
     report_html.write_text(render_run_report(rows, manifest), encoding="utf-8")
     summary = summarise(rows)
     print(
-        f"done: {summary['rows']} images ({summary['error']} errors), pass rate "
+        f"done: {summary['rows']} images ({summary['unsure']} unsure, {summary['error']} errors), pass rate "
         f"{summary['pass_rate'] or 0:.0%}\n  Parquet:  {config.output}\n"
         f"  manifest: {manifest['manifest_uri']}\n  report:   {report_html}",
         file=stream,

@@ -35,7 +35,9 @@ class GeometryStage(Stage):
             batch["error"],
             strict=True,
         )
-        for pixels, profile, width, height, status, error in rows:
+        for pixels, given, width, height, status, error in rows:
+            # No metadata anywhere in a block: Arrow has no type for the column and numpy gives NaN.
+            profile = given if isinstance(given, str) and given else None
             if status == "ok":
                 inspections.append(self.inspector.start(pixels, profile=profile))
             else:

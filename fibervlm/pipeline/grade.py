@@ -14,8 +14,12 @@ from fibervlm.pipeline.inspection_column import INSPECTION, read_inspections, st
 from fibervlm.pipeline.stage import Stage
 
 RESULT_COLUMNS = (
+    "profile",
+    "profile_inferred",
     "status",
     "error",
+    "geometry_confidence",
+    "sharpness",
     "report",
     "pass_fail",
     "failed_rule",
@@ -33,13 +37,18 @@ RESULT_COLUMNS = (
 
 
 def result_fields(inspection: Inspection) -> dict[str, Any]:
-    """One output row's results; an error row keeps its reason, and no report (only graded ones are)."""
-    report = inspection.report if inspection.status == "ok" else None
+    """One output row's results; an error row keeps its reason and no report; an unsure row its reason
+    and its report (geometry, sharpness, what the VLM said) without a verdict."""
+    report = inspection.report if inspection.status != "error" else None
     stage1 = inspection.stage1
     provenance = inspection.provenance
     return {
+        "profile": inspection.profile,
+        "profile_inferred": report.profile_inferred if report else None,
         "status": inspection.status,
         "error": inspection.error,
+        "geometry_confidence": report.zones.confidence if report else None,
+        "sharpness": report.zones.sharpness if report else None,
         "report": report.model_dump_json() if report else None,
         "pass_fail": report.pass_fail if report else None,
         "failed_rule": report.failed_rule if report else None,

@@ -35,7 +35,7 @@ class IdentifyStage(Stage):
         bytes_column: str = "bytes",
         name_column: str | None = None,
         profile_column: str | None = None,
-        default_profile: str = "sm-pc",
+        default_profile: str | None = None,  # None: the inspector's config decides (or infers)
         done_keys: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.scheme = scheme  # pyarrow paths drop "s3://"; the output names the full URI

@@ -58,6 +58,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     image_ids = [i for w in written for i in w["image_ids"]]
     errors = sum(w["errors"] for w in written)
+    unsure = sum(w.get("unsure", 0) for w in written)
     duplicates = [i for i, n in Counter(image_ids).items() if n > 1]
     return {
         "run_id": run_id,
@@ -65,7 +66,12 @@ def build_manifest(
         "finished_at": now_iso(),
         "config": config,
         "inputs": inputs,
-        "counts": {"written": len(image_ids), "ok": len(image_ids) - errors, "error": errors},
+        "counts": {
+            "written": len(image_ids),
+            "ok": len(image_ids) - errors - unsure,
+            "unsure": unsure,
+            "error": errors,
+        },
         "duplicate_ids_in_run": duplicates,  # same bytes under two names: two rows, by design
         "files": sorted(f for w in written for f in w["files"]),
         "image_ids": sorted(image_ids),

@@ -61,6 +61,7 @@ def draw_defects(gray: np.ndarray, report: dict[str, Any], max_side_px: int = 32
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The numbers of the report (also useful on their own)."""
     ok = [r for r in rows if r["status"] == "ok"]
+    unsure = [r for r in rows if r["status"] == "unsure"]
     reports = [json.loads(r["report"]) for r in ok]
     defects = [d for rep in reports for d in rep["defects"]]
     answered = [r for r in ok if r["vlm_valid"] is not None]
@@ -68,7 +69,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rows": len(rows),
         "ok": len(ok),
-        "error": len(rows) - len(ok),
+        "unsure": len(unsure),
+        "error": len(rows) - len(ok) - len(unsure),
         "pass_rate": sum(r["pass_fail"] == "PASS" for r in ok) / len(ok) if ok else None,
         "defects_by_type_zone": Counter((d["type"], d.get("zone") or "?") for d in defects),
         "defects_by_source": Counter(d.get("source", "?") for d in defects),
@@ -126,8 +128,9 @@ def render_run_report(rows: list[dict[str, Any]], manifest: dict[str, Any], *, g
             [
                 "images",
                 "ok",
+                "unsure (not graded)",
                 "error",
-                "pass rate",
+                "pass rate (of ok)",
                 "invalid VLM answers",
                 "disagreement ≥ 0.5",
                 "mean disagreement",
@@ -136,6 +139,7 @@ def render_run_report(rows: list[dict[str, Any]], manifest: dict[str, Any], *, g
                 [
                     s["rows"],
                     s["ok"],
+                    s["unsure"],
                     s["error"],
                     _pct(s["pass_rate"]),
                     _pct(s["invalid_answer_rate"]),
@@ -172,10 +176,24 @@ def render_run_report(rows: list[dict[str, Any]], manifest: dict[str, Any], *, g
                 for r in worst
             ],
         ),
+        "<h2>Unsure: read, not really seen, no verdict given</h2>",
+        _table(
+            ["image", "reason", "geometry confidence", "sharpness"],
+            [
+                [
+                    r["source_uri"].rsplit("/", 1)[-1],
+                    r["error"],
+                    _num(r.get("geometry_confidence")),
+                    _num(r.get("sharpness")),
+                ]
+                for r in rows
+                if r["status"] == "unsure"
+            ],
+        ),
         "<h2>Errors</h2>",
         _table(
             ["image", "error"],
-            [[r["source_uri"].rsplit("/", 1)[-1], r["error"]] for r in rows if r["status"] != "ok"],
+            [[r["source_uri"].rsplit("/", 1)[-1], r["error"]] for r in rows if r["status"] == "error"],
         ),
     ]
     style = (

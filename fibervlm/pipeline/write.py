@@ -59,7 +59,7 @@ class PartitionedParquetSink(Datasink[dict[str, Any]]):
         tables = [BlockAccessor.for_block(block).to_arrow() for block in blocks]
         tables = [t for t in tables if t.num_rows]
         if not tables:
-            return {"files": [], "rows": 0, "image_ids": [], "errors": 0}
+            return {"files": [], "rows": 0, "image_ids": [], "errors": 0, "unsure": 0}
         table = with_provenance(pa.concat_tables(tables, promote_options="default"), run_id=self.run_id)
         location = locate(self.output)
         files = []
@@ -74,6 +74,7 @@ class PartitionedParquetSink(Datasink[dict[str, Any]]):
             "rows": table.num_rows,
             "image_ids": table.column("image_id").to_pylist(),
             "errors": int(pc.sum(pc.equal(table.column("status"), "error")).as_py() or 0),
+            "unsure": int(pc.sum(pc.equal(table.column("status"), "unsure")).as_py() or 0),
         }
 
     def on_write_complete(self, write_result: WriteResult[dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from fibervlm.schemas.base import StrictModel
 
@@ -20,6 +20,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 PassFail = Literal["PASS", "FAIL"]
 ZoneName = Literal["A", "B", "C", "D", "outside"]
 FibreProfile = Literal["sm-pc", "sm-apc", "mm-pc"]
+ReportStatus = Literal["ok", "unsure"]  # unsure: read but not really seen, so no PASS/FAIL
 DefectSource = Literal["classical", "yolo", "vlm", "synth"]
 
 DEFECT_TYPES: tuple[DefectType, ...] = ("scratch", "dig", "chip", "crack", "contamination")
@@ -71,7 +72,14 @@ class ZoneGeometry(StrictModel):
     core_radius_px: float = Field(gt=0)
     cladding_radius_px: float = Field(gt=0)
     um_per_px: float = Field(gt=0, description="Scale: µm per pixel (calibration or metadata).")
-    confidence: float = Field(default=1.0, ge=0, le=1)
+    confidence: float = Field(default=1.0, ge=0, le=1, description="How well the fitted circles fit.")
+    sharpness: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Focus: the fraction of the cladding edge's step crossed per pixel at its steepest "
+        "point (≈ 0.4 / blur σ in px; fibervlm.classical.focus); None when not measured.",
+    )
 
 
 class RuleViolation(StrictModel):
@@ -100,13 +108,31 @@ class EndfaceReport(StrictModel):
 
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    profile: FibreProfile
+    profile: FibreProfile = Field(description="The profile graded against (or, when unsure, that would be).")
+    profile_inferred: bool = Field(
+        default=False,
+        description="True when no request, metadata or config named the profile and it was inferred "
+        "from the measured core (single-mode or multimode PC; APC cannot be told from the image).",
+    )
+    status: ReportStatus = Field(
+        default="ok", description="`unsure`: the face was not really seen (see `unsure_reason`): no verdict."
+    )
+    unsure_reason: str | None = Field(default=None, description="Why no verdict was given, when unsure.")
     defects: list[Defect]
     zones: ZoneGeometry
-    pass_fail: PassFail = Field(description="Decided by the IEC rules.")
+    pass_fail: PassFail | None = Field(description="Decided by the IEC rules; None exactly when unsure.")
     failed_rule: str | None = Field(default=None, description="The first rule that failed, if any.")
     violations: list[RuleViolation] = Field(default_factory=list)
     explanation: str = ""
     vlm: VlmReport | None = Field(default=None, description="What the VLM answered, as it said it.")
     provenance: Provenance = Field(default_factory=Provenance)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _verdict_matches_status(self) -> EndfaceReport:
+        """An `ok` report has a verdict and an `unsure` one has none, only a reason: never a guess."""
+        if self.status == "ok" and (self.pass_fail is None or self.unsure_reason is not None):
+            raise ValueError("an ok report needs pass_fail and no unsure_reason")
+        if self.status == "unsure" and (self.pass_fail is not None or not self.unsure_reason):
+            raise ValueError("an unsure report has no pass_fail, and says why in unsure_reason")
+        return self

@@ -98,14 +98,23 @@ async def _validation_error(_: Request, error: RequestValidationError) -> JSONRe
 
 
 def _row(request: ImageRequest, outcome: dict[str, Any]) -> dict[str, Any]:
-    """The per-image answer: the Inspection (same fields as a backfill row) plus identity and provenance."""
+    """The per-image answer: the Inspection (same fields as a backfill row) plus identity and provenance.
+
+    `status` is `ok` (graded), `unsure` (no verdict: `pass_fail` is null, `unsure_reason` says why) or
+    `error`.
+    """
     inspection = outcome["inspection"]
     report = inspection.get("report") or {}
+    zones = report.get("zones") or {}
     return {
         "image_id": request.image_id,
         "pass_fail": report.get("pass_fail"),
         "failed_rule": report.get("failed_rule"),
+        "unsure_reason": report.get("unsure_reason"),
         "n_defects": len(report.get("defects", [])),
+        "profile_inferred": report.get("profile_inferred"),
+        "geometry_confidence": zones.get("confidence"),
+        "sharpness": zones.get("sharpness"),
         **inspection,
         "served": outcome["served"],
     }
@@ -170,7 +179,7 @@ class Ingress:
     async def inspect(self, request: Request) -> JSONResponse:
         self._auth(request)
         [row] = await self._inspect_all(await parse_images(request, self.config.limits, batch=False))
-        if row["status"] != "ok":  # the image was readable but not inspectable (e.g. no fibre found)
+        if row["status"] == "error":  # readable but not inspectable (e.g. no fibre); unsure is an answer
             return JSONResponse({"error": row["error"], "status": 422, "result": row}, status_code=422)
         return JSONResponse(row)
 

@@ -84,8 +84,10 @@ class ServeConfig(Config):
         description="InspectorConfig fields (profile, um_per_px, detector / vlm / quality); the registry "
         "version's checkpoint replaces the VLM weights.",
     )
-    default_profile: Literal["sm-pc", "sm-apc", "mm-pc"] = Field(
-        default="sm-pc", description="Fibre profile graded against when a request names none."
+    default_profile: Literal["sm-pc", "sm-apc", "mm-pc", "auto"] = Field(
+        default="auto",
+        description="Fibre profile graded against when a request names none; `auto`: the inspector's "
+        "`profile` (itself `auto` by default: sm-pc or mm-pc inferred from the core, `profile_inferred`).",
     )
     api_key: SecretStr | None = Field(
         default=None, description="Required `X-API-Key` value; prefer `api_key_env` (keys in YAML leak)."

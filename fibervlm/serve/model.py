@@ -128,7 +128,7 @@ class ModelHost:
             try:
                 results = model.inspector.inspect(
                     images,
-                    profiles=[o.profile or self.config.default_profile for o in options],
+                    profiles=[o.profile or self._default_profile for o in options],
                     um_per_px=[o.um_per_px for o in options],
                 )
             except Exception as error:  # model failure: the requests get a 503, the replica lives on
@@ -136,6 +136,11 @@ class ModelHost:
                 return [{"failure": f"model failed: {type(error).__name__}: {error}"}] * len(images)
         served = {"registry_version": model.version, "batch_size": len(images), "replica": self.replica}
         return [{"inspection": r.model_dump(mode="json"), "served": served} for r in results]
+
+    @property
+    def _default_profile(self) -> str | None:
+        """None lets the inspector decide: its own configured profile, or inference from the core."""
+        return None if self.config.default_profile == "auto" else self.config.default_profile
 
     def card(self) -> dict[str, Any]:
         """What /v1/models and /readyz report: the loaded version, its model and contract identifiers."""

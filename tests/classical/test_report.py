@@ -30,7 +30,7 @@ def test_clean_face_passes_with_no_defect(face) -> None:
     assert report.pass_fail == "PASS"
     assert report.defects == []
     assert report.provenance.grading_table == "iec61300-3-35-ed2/sm-pc"
-    assert set(report.timings_ms) == {"geometry", "proposals", "grading"}
+    assert set(report.timings_ms) == {"geometry", "focus", "proposals", "grading"}
 
 
 def test_clean_face_under_hard_conditions_passes(face) -> None:

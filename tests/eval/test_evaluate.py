@@ -52,6 +52,24 @@ def test_missing_and_error_rows_count_as_all_missed():
     assert any("no prediction" in note and "all-missed" in note for note in result.notes)
 
 
+def test_unsure_predictions_are_counted_apart_never_right_or_wrong():
+    golds = [record("a.png", _gold_a()), record("b.png", make_report([])), record("c.png", _gold_c())]
+    unsure = make_report([]).model_copy(
+        update={"status": "unsure", "unsure_reason": "out of focus", "pass_fail": None}
+    )
+    preds = [
+        record("a.png", _gold_a()),
+        record("b.png", make_report([])),
+        record("c.png", unsure, status="unsure"),
+    ]
+    result = evaluate(preds, golds)
+    assert (result.counts.n_evaluated, result.counts.n_unsure, result.counts.n_error) == (2, 1, 0)
+    assert (result.pass_fail.n, result.pass_fail.n_unsure, result.pass_fail.accuracy) == (2, 1, 1.0)
+    assert result.pass_fail.confusion == {"FAIL": {"FAIL": 1, "unsure": 1}, "PASS": {"PASS": 1}}
+    assert "chip" not in result.detection.per_type  # the unsure image's chip is neither found nor missed
+    assert result.detection.overall.fn == 0
+
+
 def test_rows_pair_by_image_id_then_by_image():
     golds = [record("a.png", _gold_a()), record("b.png", make_report([]))]
     preds = [

@@ -70,6 +70,9 @@ def _pseudo_rows(folder: Path) -> list[dict]:
         "at_threshold": classical_report([0.9]),
         "one_doubtful": classical_report([0.97, 0.5, 0.6]),
         "bad_geometry": classical_report([0.99], geometry_confidence=0.6),
+        "unsure": classical_report([]).model_copy(
+            update={"status": "unsure", "unsure_reason": "out of focus", "pass_fail": None}
+        ),
     }
     rows = []
     for name, report in cases.items():
@@ -81,8 +84,13 @@ def _pseudo_rows(folder: Path) -> list[dict]:
 @pytest.mark.parametrize(
     ("min_confidence", "kept", "dropped", "dropped_defects"),
     [
-        (0.9, ["trusted", "clean", "at_threshold"], {"low_confidence": 1, "low_geometry_confidence": 1}, 2),
-        (0.96, ["clean"], {"low_confidence": 3, "low_geometry_confidence": 1}, 4),
+        (
+            0.9,
+            ["trusted", "clean", "at_threshold"],
+            {"low_confidence": 1, "low_geometry_confidence": 1, "unsure": 1},
+            2,
+        ),
+        (0.96, ["clean"], {"low_confidence": 3, "low_geometry_confidence": 1, "unsure": 1}, 4),
     ],
 )
 def test_pseudo_labels_keep_only_fully_trusted_images(
@@ -150,7 +158,7 @@ def test_an_export_inside_its_input_folder_does_not_read_itself(tmp_path: Path):
     (tmp_path / "classical.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     first = run_export(source="pseudo", inp=tmp_path, out=tmp_path, fmt="llava")
     again = run_export(source="pseudo", inp=tmp_path, out=tmp_path, fmt="llava")  # writes pseudo_llava.jsonl
-    assert first["n_input"] == again["n_input"] == 5
+    assert first["n_input"] == again["n_input"] == len(rows)
     assert again["n_kept"] == 3
 
 

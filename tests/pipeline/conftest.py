@@ -8,21 +8,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_factories import DATE, N_GOOD, SMALL_FACES, bad_files
+from pipeline_factories import DATE, N_GOOD, SMALL_FACES, bad_files, unseen_files
 
 from fibervlm.synth import write_dataset
 
 
 @pytest.fixture(scope="session")
 def image_shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`date=2026-11-20/shard-0000{0,1}/*.png`: 44 synthetic end faces and 5 broken files."""
+    """`date=2026-11-20/shard-0000{0,1}/*.png`: 44 synthetic end faces, 1 blurred one, 5 broken files."""
     root = tmp_path_factory.mktemp("shards")
     write_dataset(
         out=root, n=N_GOOD, seed=3, fmt="images", shards=2, profile="sm-pc", date=DATE, config=SMALL_FACES
     )
     shard = root / f"date={DATE}" / "shard-00001"
     good = sorted(shard.glob("*.png"))[0].read_bytes()
-    for name, data in bad_files(good).items():
+    for name, data in {**bad_files(good), **unseen_files()}.items():
         (shard / name).write_bytes(data)
     return root
 

@@ -11,12 +11,16 @@ from fibervlm.pipeline import OUTPUT_COLUMNS
 from fibervlm.schemas import EndfaceReport
 
 
-def check_output(rows: list[dict[str, Any]], inputs: dict[str, bytes], bad: Iterable[str] = ()) -> None:
-    """One row per input; broken inputs are error rows with a reason; ok reports are valid and graded right.
+def check_output(
+    rows: list[dict[str, Any]], inputs: dict[str, bytes], bad: Iterable[str] = (), unseen: Iterable[str] = ()
+) -> None:
+    """One row per input; broken inputs are error rows with a reason; unseen ones unsure rows with a
+    reason and no verdict; ok reports are valid and graded right.
 
-    `inputs` maps each source URI to its bytes; `bad` names the source URIs that must be error rows.
+    `inputs` maps each source URI to its bytes; `bad` names the source URIs that must be error rows,
+    `unseen` those that must be unsure.
     """
-    bad = set(bad)
+    bad, unseen = set(bad), set(unseen)
     assert sorted(r["source_uri"] for r in rows) == sorted(inputs)
     for row in rows:
         assert tuple(row) == OUTPUT_COLUMNS
@@ -30,6 +34,16 @@ def check_output(rows: list[dict[str, Any]], inputs: dict[str, bytes], bad: Iter
             assert row["error"] and row["error"].startswith(("classical", "vlm", "stage1")), row
             continue
         report = EndfaceReport.model_validate_json(row["report"])
+        assert (row["geometry_confidence"], row["sharpness"]) == (
+            report.zones.confidence,
+            report.zones.sharpness,
+        )
+        assert (row["profile"], row["profile_inferred"]) == (report.profile, report.profile_inferred)
+        assert row["status"] == "unsure" or row["source_uri"] not in unseen, row
+        if row["status"] == "unsure":  # read, not really seen: a reason, never a verdict
+            assert row["error"] == report.unsure_reason and report.status == "unsure", row
+            assert (row["pass_fail"], row["failed_rule"], report.pass_fail) == (None, None, None)
+            continue
         verdict = grade(report.defects, report.zones, report.profile)
         assert (
             (row["pass_fail"], row["failed_rule"])

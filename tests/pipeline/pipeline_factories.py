@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fibervlm.synth import SynthConfig
+from fibervlm.synth import SynthConfig, sample_endface
 
 DATE = "2026-11-20"
 N_GOOD = 44
@@ -42,6 +42,17 @@ MAX_PIXELS = 1_000_000
 # Small faces keep the classical stage fast; the scale range still fits the 125 µm cladding in 240 px.
 # The standard look: these tests are about the pipeline, not about the classical stage on hard looks.
 SMALL_FACES = SynthConfig(width_px=320, height_px=240, um_per_px=(0.65, 0.9), appearance="standard")
+
+
+def unseen_files() -> dict[str, bytes]:
+    """Faces read but not really seen (`unsure` rows, no verdict), named by the reason they must give."""
+    blurred = SynthConfig(
+        **{**SMALL_FACES.model_dump(), "blur_sigma_px": (3.0, 3.0)}
+    )  # 2.5+ px: out of focus
+    return {"blurred.png": png_bytes(sample_endface(3, 100, profile="sm-pc", config=blurred)[0])}
+
+
+UNSEEN_REASONS = {"blurred.png": "out of focus"}
 
 
 def upload_tree(root: Path, bucket: str, prefix: str) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pytest
 from pipeline_checks import check_output
-from pipeline_factories import BAD_REASONS, DATE, MAX_PIXELS, upload_tree
+from pipeline_factories import BAD_REASONS, DATE, MAX_PIXELS, UNSEEN_REASONS, upload_tree
 
 from fibervlm.inspector import VlmSettings
 from fibervlm.pipeline import BackfillConfig, StageResources, run_backfill
@@ -34,20 +35,37 @@ def test_local_images_one_row_per_input_errors_kept_reports_graded(
 
     inputs = {str(p): p.read_bytes() for p in (image_shards / f"date={DATE}").rglob("*.png")}
     bad = {uri for uri in inputs if Path(uri).name in BAD_REASONS}
+    unseen = {uri for uri in inputs if Path(uri).name in UNSEEN_REASONS}
     rows = read_output_rows(manifest["files"])
-    check_output(rows, inputs, bad)
+    check_output(rows, inputs, bad, unseen)
     assert all(f.startswith(str(tmp_path / "out" / f"date={DATE}")) for f in manifest["files"])
     ok = [r for r in rows if r["status"] == "ok"]
+    unsure = [r for r in rows if r["status"] == "unsure"]
     assert len(ok) >= 0.8 * (len(inputs) - len(bad)), "geometry failed on too many clean synthetic faces"
-    assert all(r["vlm_valid"] is not None and r["model_id"] for r in ok)  # the VLM stage ran on every ok row
-    assert all(r["vlm_ms"] > 0 for r in ok)
-    assert manifest["counts"] == {"written": len(inputs), "ok": len(ok), "error": len(inputs) - len(ok)}
+    # The VLM ran on every ok and every unsure row: an unsure row records its answer, gets no verdict.
+    assert all(r["vlm_valid"] is not None and r["model_id"] and r["vlm_ms"] > 0 for r in ok + unsure)
+    [blurred] = [r for r in rows if r["source_uri"] in unseen]
+    assert (blurred["status"], blurred["pass_fail"], blurred["disagreement"]) == ("unsure", None, None)
+    assert blurred["error"].startswith("out of focus: sharpness 0.1") and blurred["sharpness"] < 0.2
+    assert blurred["geometry_confidence"] > 0 and json.loads(blurred["report"])["zones"]["sharpness"] < 0.2
+    assert all(
+        r["profile"] == "sm-pc" and r["profile_inferred"] for r in ok + unsure
+    )  # no metadata: inferred
+    assert manifest["counts"] == {
+        "written": len(inputs),
+        "ok": len(ok),
+        "unsure": len(unsure),
+        "error": len(inputs) - len(ok) - len(unsure),
+    }
     operators = " ".join(o["operator"] for o in manifest["stats"]["operators"])
     for stage in ("GeometryStage", "VlmStage", "GradeStage", "Write"):
         assert stage in operators
 
     page = render_run_report(rows, manifest)
     assert "data:image/png;base64," in page and "Worst disagreements" in page
+    unsure_section = page.split("<h2>Unsure")[1].split("<h2>")[0]
+    assert "blurred.png" in unsure_section and "out of focus" in unsure_section
+    assert "blurred.png" not in page.split("<h2>Errors")[1]
 
 
 @pytest.mark.slow

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from pipeline_factories import DATE, MAX_PIXELS, N_GOOD
+from pipeline_factories import DATE, MAX_PIXELS, N_GOOD, UNSEEN_REASONS
 
 from fibervlm.pipeline import BackfillConfig, StageResources, StageSpec, run_backfill
 
-N_INPUTS = N_GOOD + 5
+N_READABLE = N_GOOD + len(UNSEEN_REASONS)  # the pass-through stages grade nothing: all of them are ok
+N_INPUTS = N_READABLE + 5
 
 # The stage under resume: passes rows through (after an optional pause), so the test controls the pace.
 # Defined as source text so the killed driver (a separate process) and this one run the same class.
@@ -65,7 +66,7 @@ def _rows(out: Path) -> list[dict]:
 def test_rerun_after_clean_finish_writes_nothing_new(ray_local, image_shards: Path, tmp_path: Path) -> None:
     config = _config(image_shards, tmp_path / "out")
     first = run_backfill(config, stages=_stages())
-    assert first["counts"] == {"written": N_INPUTS, "ok": N_GOOD, "error": 5}
+    assert first["counts"] == {"written": N_INPUTS, "ok": N_READABLE, "unsure": 0, "error": 5}
     second = run_backfill(config, stages=_stages())
     assert second["counts"]["written"] == 0 and second["inputs"]["already_written"] == N_INPUTS
     rows = _rows(tmp_path / "out")

@@ -38,7 +38,9 @@ def test_yaml_documents_every_knob_with_its_default_and_starts_with_the_command(
     text = CONFIG.read_text()
     assert text.startswith("#") and "jobs/backfill.py --config configs/backfill.yaml" in text.splitlines()[1]
     in_yaml = _flatten(yaml.safe_load(text))
-    assert _keys(BackfillConfig) - in_yaml == set()
+    # The classical stage's internal tuning stays at the code's defaults: a copy in the YAML would freeze it.
+    tuning = ("inspector.classical.geometry", "inspector.classical.defects")
+    assert {k for k in _keys(BackfillConfig) if not k.startswith(tuning)} - in_yaml == set()
     # The file is the defaults written out: a value changed in one place only would make them disagree.
     assert load_backfill_config(str(CONFIG)) == BackfillConfig()
 

@@ -41,6 +41,7 @@ def test_inspect_multipart(client: httpx.Client, endface_png) -> None:
     response = client.post("/v1/inspect", files={"image": ("face.png", data, "image/png")})
     assert response.status_code == 200, response.text
     report = check_row(response.json(), data, "sm-pc")
+    assert report.profile_inferred and response.json()["profile_inferred"]  # no profile sent: from the core
     assert (report.width, report.height) == (truth.width, truth.height)
     # The geometry is measured on the image: the centre lands near the truth (within 10% of the radius).
     tolerance_px = 0.1 * truth.zones.cladding_radius_px
@@ -58,6 +59,7 @@ def test_inspect_json_with_profile_and_scale(client: httpx.Client, endface_png) 
     response = client.post("/v1/inspect", json=body)
     assert response.status_code == 200, response.text
     report = check_row(response.json(), data, "mm-pc")
+    assert not report.profile_inferred
     assert report.zones.um_per_px == pytest.approx(truth.zones.um_per_px)
 
 
@@ -68,20 +70,28 @@ def test_inspect_raw_body(client: httpx.Client, endface_png) -> None:
     check_row(response.json(), data, "sm-apc")
 
 
-def test_inspect_batch(client: httpx.Client) -> None:
+def test_inspect_batch_grades_the_seen_and_says_unsure_of_the_blurred(client: httpx.Client) -> None:
     from servekit import png_bytes
 
     from fibervlm.synth import SynthConfig, sample_endface
 
-    small = SynthConfig(width_px=320, height_px=240, um_per_px=(0.9, 1.0))
+    small = SynthConfig(width_px=320, height_px=240, um_per_px=(0.9, 1.0), appearance="standard")
     images = [png_bytes(sample_endface(seed=3, index=i, profile="sm-pc", config=small)[0]) for i in range(3)]
-    files = [("images", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)]
+    blurred_config = SynthConfig(**{**small.model_dump(), "blur_sigma_px": (3.0, 3.0)})  # out of focus
+    blurred = png_bytes(sample_endface(seed=3, index=0, profile="sm-pc", config=blurred_config)[0])
+    files = [("images", (f"{i}.png", data, "image/png")) for i, data in enumerate([*images, blurred])]
     response = client.post("/v1/inspect/batch", files=files, data={"profile": "sm-pc"})
     assert response.status_code == 200, response.text
-    rows = response.json()["results"]
+    *rows, unsure = response.json()["results"]
     assert len(rows) == 3
     for row, data in zip(rows, images, strict=True):
         check_row(row, data, "sm-pc")
+    assert (unsure["status"], unsure["pass_fail"], unsure["report"]["pass_fail"]) == ("unsure", None, None)
+    assert unsure["unsure_reason"].startswith("out of focus") and unsure["sharpness"] < 0.2
+    assert unsure["vlm_raw"] and unsure["vlm_valid"] is not None  # the VLM's answer: recorded, no verdict
+    # One image alone: an unsure face is an answer (200), not a refused request.
+    alone = client.post("/v1/inspect", content=blurred, headers={"Content-Type": "image/png"})
+    assert alone.status_code == 200 and alone.json()["status"] == "unsure", alone.text
 
 
 def test_models_and_readiness(client: httpx.Client) -> None:
