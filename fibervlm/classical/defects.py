@@ -206,6 +206,7 @@ def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | N
     tracks = merge_collinear(find_scratches(maps, local, config), max_gap_px=max_gap_px)
     regions = [d for r in find_regions(maps, local, config) if (d := measure_region(r, maps, local, config))]
     regions = [d for d in regions if not any(_along(d, t, zones.um_per_px) for t in tracks)]
+    chips = [c for c in chips if not any(_along(c, t, zones.um_per_px) for t in tracks)]  # a crossing
     others = merge_collinear(tracks + regions, max_gap_px=max_gap_px)
     others = [d for d in others if not any(_part_of_chip(d, c) for c in chips)]
     defects = sorted(chips + others, key=lambda d: -d.confidence)[: config.max_defects]

@@ -34,6 +34,8 @@ def _merge_pair(a: Defect, b: Defect) -> Defect:
     t = (ends - ends[0]) @ direction
     first, last = ends[int(np.argmin(t))], ends[int(np.argmax(t))]
     la, lb = a.length_um or 0.0, b.length_um or 0.0
+    chords_px = float(np.linalg.norm(ends[1] - ends[0]) + np.linalg.norm(ends[3] - ends[2]))
+    um_per_px = (la + lb) / max(chords_px, 1e-9)
     x0, y0 = min(a.bbox[0], b.bbox[0]), min(a.bbox[1], b.bbox[1])
     x1 = max(a.bbox[0] + a.bbox[2], b.bbox[0] + b.bbox[2])
     y1 = max(a.bbox[1] + a.bbox[3], b.bbox[1] + b.bbox[3])
@@ -42,7 +44,8 @@ def _merge_pair(a: Defect, b: Defect) -> Defect:
             "bbox": [x0, y0, x1 - x0, y1 - y0],
             "line_px": [float(v) for v in (*first, *last)],
             "size_um": round((a.size_um * la + b.size_um * lb) / max(la + lb, 1e-9), 2),
-            "length_um": round(la + lb + 0.0, 1),
+            # End to end, not la + lb: the pieces may overlap (a track and a piece of it found apart).
+            "length_um": round(float(np.linalg.norm(last - first)) * um_per_px, 1),
             "confidence": max(a.confidence, b.confidence),
         }
     )

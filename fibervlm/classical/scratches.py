@@ -44,6 +44,7 @@ class Track:
 
 
 def _hough_tracks(mask: np.ndarray, *, min_length_px: float, max_gap_px: float) -> list[Track]:
+    """Straight runs of voting pixels (probabilistic Hough), longest first, one per line."""
     segments = cv2.HoughLinesP(
         mask.astype(np.uint8),
         rho=1,
@@ -103,10 +104,11 @@ def _refined(maps: ResidualMaps, track: Track, polarity: float, reach_px: float)
 
 
 def _extent(
-    maps: ResidualMaps, track: Track, polarity: float, *, width_px: float, reach_px: float
+    maps: ResidualMaps, track: Track, polarity: float, *, width_px: float, reach_px: float, gap_px: float
 ) -> tuple[float, float, float]:
-    """Where along the (extended) track the line shows, and its significance in σ of a line mean."""
-    stations = np.arange(track.start - reach_px * 2, track.stop + reach_px * 2, STEP_PX)
+    """Where along the (extended) track the line shows, and its significance in σ of a line mean.
+    Gaps up to `gap_px` are bridged: a scratch crossing the dark epoxy ring vanishes there for a moment."""
+    stations = np.arange(track.start - reach_px * 2 - gap_px, track.stop + reach_px * 2 + gap_px, STEP_PX)
     half = max(1.0, width_px / 2)
     offsets = np.arange(-(half + 4), half + 4 + 0.25, 0.5)
     values = polarity * _samples(maps, track, stations, offsets)
@@ -119,6 +121,8 @@ def _extent(
     if level <= 0:
         return 0.0, 0.0, 0.0
     on = smooth > 0.5 * level  # half the plateau: where a blurred end truly is
+    bridge = 2 * round(gap_px / STEP_PX) + 1
+    on = cv2.morphologyEx(on.astype(np.uint8)[None], cv2.MORPH_CLOSE, np.ones((1, bridge), np.uint8))[0] > 0
     # The run of "on" stations that holds the middle of the Hough track.
     middle = int(np.argmin(np.abs(stations - (track.start + track.stop) / 2)))
     if not on[middle]:
@@ -150,7 +154,8 @@ def _measure(
     )
     if math.isnan(fwhm_px):
         return None  # no clear cross-profile: a wide blob the track ran through, not a line
-    start, stop, z = _extent(maps, track, polarity, width_px=fwhm_px, reach_px=reach_px)
+    gap_px = (config.edge_ring_inner_um + config.edge_ring_outer_um) / um + 5
+    start, stop, z = _extent(maps, track, polarity, width_px=fwhm_px, reach_px=reach_px, gap_px=gap_px)
     if z < config.scratch_z or (stop - start) * um < config.min_scratch_track_um:
         return None
     if stop - start < config.linear_elongation * 1.5 * fwhm_px:
