@@ -2,10 +2,10 @@
 
     .venv/bin/python benchmarks/classical.py --n 10 [--reference a0f16aa]
 
-Renders the faces once (`fibervlm.synth`, fixed seed, 640×480 and 1280×960), then times geometry only
-and the full report (geometry + proposals + sizing + grade) with this tree's `fibervlm` and with the
-package as it was at `--reference` (exported with `git archive` into a temporary folder and imported
-from there in a subprocess), on the same faces, one after the other. Median wall-clock and
+Renders the faces once (`fibervlm.synth`, fixed seed, standard look, 640×480 and 1280×960), then times
+geometry only and the full report (geometry + proposals + sizing + grade) with this tree's `fibervlm` and
+with the package as it was at `--reference` (exported with `git archive` into a temporary folder and
+imported from there in a subprocess), on the same faces, one after the other. Median wall-clock and
 process-CPU milliseconds after one warm-up; CPU time is the steadier number on a shared machine.
 Everything runs on one thread (OpenCV, BLAS), as it would in one Ray worker per core.
 """
@@ -34,7 +34,8 @@ def _render(n: int, seed: int, path: Path) -> None:
 
     faces = {}
     for width, height in SIZES:
-        config = SynthConfig(width_px=width, height_px=height)
+        # The standard look: the reference revision predates the others (it finds no dark cladding).
+        config = SynthConfig(width_px=width, height_px=height, appearance="standard")
         faces[f"{width}x{height}"] = np.stack(
             [sample_endface(seed, i, profile="sm-pc", config=config)[0] for i in range(n)]
         )
