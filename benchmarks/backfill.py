@@ -88,10 +88,11 @@ def sequential(
     for spec, stage in stages:
         t0 = time.perf_counter()
         inputs = rebatch(rows, spec.resources.batch_size)
-        if spec.name == "vlm":
+        name = spec.cls.__name__
+        if name == "VlmStage":
             vlm_inputs = [dict(b) for b in inputs]  # the stage replaces columns in place
         rows = [stage(dict(b)) for b in inputs]
-        per_stage[spec.name] = time.perf_counter() - t0
+        per_stage[name] = time.perf_counter() - t0
     wall = time.perf_counter() - start
     result = {
         "images": len(paths),
