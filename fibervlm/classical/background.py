@@ -180,5 +180,5 @@ def estimate_background(
     [tone] = frame.rings_to_image(profile)
     if ring_edge.any():
         leftover = frame.sector_median(frame.sample(flat) - profile[None, :], sectors)
-        tone += frame.to_image(_harmonics(leftover, sectors_out=96) * ring_edge[None, :])
+        tone += frame.sectors_to_image(_harmonics(leftover, sectors_out=96) * ring_edge[None, :])
     return Background(frame, flat, tone, illumination, profile, ring_edge)

@@ -108,6 +108,10 @@ class DefectConfig(Config):
         "followed by the background, not proposed as a defect.",
     )
 
+    def edge_ring_width_px(self, um_per_px: float) -> float:
+        """Width of the masked ring round the cladding edge (with its 2.5 px margins on both sides)."""
+        return (self.edge_ring_inner_um + self.edge_ring_outer_um) / um_per_px + 5
+
     def map_settings(self, zones: ZoneGeometry) -> MapSettings:
         """The scales of the residual maps, in pixels of an image at `zones.um_per_px`."""
         um = zones.um_per_px
@@ -201,8 +205,7 @@ def propose_defects(gray: np.ndarray, fit: GeometryFit, config: DefectConfig | N
     )
     chips = find_chips(cv2.GaussianBlur(image, (0, 0), config.smooth_px), maps, local, config)
     maps = replace(maps, valid=maps.valid & ~_chip_areas(chips, image.shape))  # a chip stands for its bite
-    edge_ring_px = (config.edge_ring_inner_um + config.edge_ring_outer_um) / zones.um_per_px + 5
-    max_gap_px = max(edge_ring_px, 10.0 / zones.um_per_px)
+    max_gap_px = max(config.edge_ring_width_px(zones.um_per_px), 10.0 / zones.um_per_px)
     tracks = merge_collinear(find_scratches(maps, local, config), max_gap_px=max_gap_px)
     regions = [d for r in find_regions(maps, local, config) if (d := measure_region(r, maps, local, config))]
     regions = [d for d in regions if not any(_along(d, t, zones.um_per_px) for t in tracks)]

@@ -3,7 +3,8 @@
 An end face is concentric (core, cladding, epoxy, bore, ferrule), so most of what the classical stage
 asks is per ring: the defect-free tone at each radius, the noise of each ring. Sampling the image once
 on (angle, radius) rays turns each of those into one vectorised reduction over the angle axis instead
-of a Python loop over rings; `to_image` paints a per-ring (or per-sector) table back onto the pixels.
+of a Python loop over rings; `rings_to_image` and `sectors_to_image` paint per-ring or per-sector
+tables back onto the pixels.
 """
 
 from __future__ import annotations
@@ -84,19 +85,15 @@ class PolarFrame:
             [painted] if len(tables) == 1 else [np.ascontiguousarray(c) for c in np.moveaxis(painted, -1, 0)]
         )
 
-    def to_image(self, table: np.ndarray) -> np.ndarray:
-        """Paint a per-ring (R,) or per-sector (K, R) table onto the pixels (H, W), linearly interpolated.
+    def sectors_to_image(self, table: np.ndarray) -> np.ndarray:
+        """Paint a per-sector (K, R) table onto the pixels (H, W), linearly interpolated.
 
         Sector k covers angles [k, k + 1) × 360°/K; values are taken at sector centres and
         interpolated around the circle, so a table that varies slowly with angle stays smooth.
         """
-        rows = table.reshape(1, -1) if table.ndim == 1 else table
-        sectors = rows.shape[0]
-        padded = np.concatenate([rows[-1:], rows, rows[:1]]).astype(np.float32)  # wraps around the circle
-        if sectors == 1:
-            map_y = np.ones_like(self._pixel_angle)
-        else:
-            map_y = self._pixel_angle * np.float32(sectors / (2 * math.pi)) + np.float32(0.5)
+        sectors = table.shape[0]
+        padded = np.concatenate([table[-1:], table, table[:1]]).astype(np.float32)  # wraps around the circle
+        map_y = self._pixel_angle * np.float32(sectors / (2 * math.pi)) + np.float32(0.5)
         return cv2.remap(padded, self._pixel_column, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def sector_median(self, polar: np.ndarray, sectors: int, valid: np.ndarray | None = None) -> np.ndarray:

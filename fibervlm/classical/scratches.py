@@ -154,7 +154,7 @@ def _measure(
     )
     if math.isnan(fwhm_px):
         return None  # no clear cross-profile: a wide blob the track ran through, not a line
-    gap_px = (config.edge_ring_inner_um + config.edge_ring_outer_um) / um + 5
+    gap_px = config.edge_ring_width_px(um)
     start, stop, z = _extent(maps, track, polarity, width_px=fwhm_px, reach_px=reach_px, gap_px=gap_px)
     if z < config.scratch_z or (stop - start) * um < config.min_scratch_track_um:
         return None
@@ -216,7 +216,7 @@ def find_scratches(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig
     """Every long straight line on the face, dark or bright, measured along its whole length."""
     um = zones.um_per_px
     min_length_px = config.min_scratch_track_um / um
-    gap_px = (config.edge_ring_inner_um + config.edge_ring_outer_um) / um + 8
+    gap_px = config.edge_ring_width_px(um) + 3  # Hough may bridge a little more than the ring
     found = []
     for polarity in (-1.0, 1.0):
         mask = maps.valid & (polarity * maps.z_line > config.scratch_track_z)
