@@ -134,6 +134,9 @@ class Inspection(StrictModel):
     vlm: VlmReport | None = None
     vlm_raw: str | None = None
     vlm_valid: bool | None = None
+    vlm_confidence: float | None = Field(
+        default=None, description="The VLM's confidence in its answer's decisions (`VlmResult.confidence`)."
+    )
     vlm_defects: list[Defect] | None = None
     disagreement: float | None = None
     provenance: Provenance = Field(default_factory=Provenance)
@@ -256,6 +259,7 @@ class Inspector:
                 ins.fail("vlm", result.error)
                 continue
             ins.vlm, ins.vlm_raw, ins.vlm_valid = result.report, result.raw, result.valid
+            ins.vlm_confidence = result.confidence
             ins.vlm_defects = to_defects(
                 result,
                 preset=self.vlm.preset,

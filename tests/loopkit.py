@@ -76,14 +76,9 @@ def backfill_row(
 
 
 def write_backfill(rows: list[dict[str, Any]], out: Path, *, date: str = DATE) -> Path:
-    """One Parquet file of the backfill's schema (plus `vlm_confidence` when rows carry it)."""
-    table = to_output_table(
-        pa.Table.from_pylist([{k: v for k, v in r.items() if k != "vlm_confidence"} for r in rows])
-    )
-    if any("vlm_confidence" in r for r in rows):
-        table = table.append_column(
-            "vlm_confidence", pa.array([r.get("vlm_confidence") for r in rows], pa.float64())
-        )
+    """One Parquet file of the backfill's schema (`vlm_confidence` null where a row gives none)."""
+    keys = sorted({key for row in rows for key in row})  # from_pylist reads only the first row's keys
+    table = to_output_table(pa.Table.from_pylist([{key: row.get(key) for key in keys} for row in rows]))
     folder = out / f"date={date}"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / "part-00000.parquet")

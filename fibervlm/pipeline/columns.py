@@ -32,6 +32,7 @@ OUTPUT_SCHEMA = pa.schema(
         ("n_defects", pa.int32()),
         ("stage1", pa.string()),
         ("vlm_valid", pa.bool_()),
+        ("vlm_confidence", pa.float64()),  # P(the answer's decisions): empty list or not, PASS or FAIL
         ("disagreement", pa.float64()),
         ("quality_label", pa.string()),
         ("quality_confidence", pa.float64()),

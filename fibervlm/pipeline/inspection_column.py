@@ -58,15 +58,17 @@ def write_inspections(
 class InspectionStage(Stage):
     """Runs one batched Inspector step on the batch's inspections; the Inspector loads only that step.
 
-    Input columns: pixels, inspection. Output columns: inspection, status, error, `<step>_ms`.
+    Input columns: pixels, inspection. Output columns: inspection, status, error, `<step>_ms`, and the
+    subclass's `extra_columns` (plain columns read off the refined inspections by `extra`).
     """
 
     step: ClassVar[str]  # the Inspector stage this loads: "stage1" or "vlm"
+    extra_columns: ClassVar[tuple[str, ...]] = ()
     input_columns = ("pixels", INSPECTION)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.output_columns = (INSPECTION, "status", "error", f"{cls.step}_ms")
+        cls.output_columns = (INSPECTION, "status", "error", f"{cls.step}_ms", *cls.extra_columns)
 
     def __init__(self, *, inspector: dict[str, Any], num_threads: int = 1) -> None:
         self.inspector = stage_inspector(inspector, [self.step], num_threads=num_threads)
@@ -75,7 +77,12 @@ class InspectionStage(Stage):
         start = time.perf_counter()
         inspections = read_inspections(batch)
         self.run_step(list(batch["pixels"]), inspections)
-        return write_inspections(batch, inspections, timing_column=f"{self.step}_ms", start=start)
+        out = write_inspections(batch, inspections, timing_column=f"{self.step}_ms", start=start)
+        return {**out, **self.extra(inspections)}
 
     def run_step(self, images: list[np.ndarray], inspections: list[Inspection]) -> None:
         raise NotImplementedError
+
+    def extra(self, inspections: list[Inspection]) -> dict[str, np.ndarray]:
+        """The `extra_columns`, one value per row (none by default)."""
+        return {}

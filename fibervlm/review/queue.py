@@ -185,6 +185,7 @@ def _entry(picked: Picked, name: str) -> dict[str, Any]:
         "status": row.get("status"),
         "score": candidate.score,
         "reasons": candidate.reasons,
+        "why": candidate.why,
         "classes": list(candidate.classes),
         "disagreement": row.get("disagreement"),
         "phash": f"{picked.phash:064x}",

@@ -28,12 +28,20 @@ class VlmRequest:
 
 @dataclass(frozen=True)
 class Generation:
-    """One row's answer: decoded text, generated tokens, and the (w, h) of the image the model saw."""
+    """One row's answer: decoded text, generated tokens, and the (w, h) of the image the model saw.
+
+    `token_probs[i]` is the probability the model gave its i-th generated token `token_ids[i]`, among
+    the tokens the grammar allowed there (softmax of the processed scores); `token_ends[i]` is where that
+    token's text ends in `text` (characters). All empty when the backend does not report them.
+    """
 
     text: str
     n_tokens: int
     model_input_size: tuple[int, int]
     stopped: bool = True  # False: cut at max_new_tokens before a stop token
+    token_ids: tuple[int, ...] = ()
+    token_probs: tuple[float, ...] = ()
+    token_ends: tuple[int, ...] = ()
 
 
 class VlmBackend(ABC):
@@ -72,10 +80,16 @@ class TransformersBackend(VlmBackend):
                 logits_processor=processors,
                 eos_token_id=self._stop_ids,
                 pad_token_id=self.loaded.tokenizer.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
             )
-        new_ids = output[:, inputs["input_ids"].shape[1] :]
+        new_ids = output.sequences[:, inputs["input_ids"].shape[1] :]
+        probs = _chosen_probs(output.scores, new_ids)
         sizes = self._input_sizes(inputs, len(requests))
-        return [self._decode(row, size) for row, size in zip(new_ids.tolist(), sizes, strict=True)]
+        return [
+            self._decode(row, size, row_probs)
+            for row, size, row_probs in zip(new_ids.tolist(), sizes, probs, strict=True)
+        ]
 
     def _grammar(self) -> GrammarCache:
         if self._grammars is None:
@@ -97,14 +111,25 @@ class TransformersBackend(VlmBackend):
         inputs = processor(text=texts, images=images, padding=True, return_tensors="pt")
         return inputs.to(self.loaded.device)
 
-    def _decode(self, token_ids: list[int], size: tuple[int, int]) -> Generation:
+    def _decode(self, token_ids: list[int], size: tuple[int, int], probs: list[float]) -> Generation:
         n_tokens, stopped = len(token_ids), False
         for i, token in enumerate(token_ids):
             if token in self._stop_ids:
                 n_tokens, stopped = i + 1, True  # the stop token counts; padding after it does not
                 break
-        text = self.loaded.tokenizer.decode(token_ids[:n_tokens], skip_special_tokens=True)
-        return Generation(text=text, n_tokens=n_tokens, model_input_size=size, stopped=stopped)
+        decode = self.loaded.tokenizer.decode
+        text = decode(token_ids[:n_tokens], skip_special_tokens=True)
+        # answers are ASCII (the grammar's strings), so prefix lengths locate each token's text
+        ends = tuple(len(decode(token_ids[: i + 1], skip_special_tokens=True)) for i in range(n_tokens))
+        return Generation(
+            text=text,
+            n_tokens=n_tokens,
+            model_input_size=size,
+            stopped=stopped,
+            token_ids=tuple(token_ids[:n_tokens]),
+            token_probs=tuple(probs[:n_tokens]),
+            token_ends=ends,
+        )
 
     def _input_sizes(self, inputs: Any, n_rows: int) -> list[tuple[int, int]]:
         """(width, height) of the first image each row's model saw, after the processor's resize."""
@@ -126,6 +151,23 @@ class TransformersBackend(VlmBackend):
             return [(layouts[i - 1][1] * int(tile_w), layouts[i - 1][0] * int(tile_h)) for i in ids]
         height, width = inputs["pixel_values"].shape[-2:]
         return [(int(width), int(height))] * n_rows
+
+
+def _chosen_probs(scores: Any, new_ids: Any) -> list[list[float]]:
+    """Per row, the probability of each generated token under the processed scores (grammar applied).
+
+    `scores`: one (batch, vocab) tensor per step, taken one step at a time (a real vocabulary × every
+    step × the batch would not fit); `new_ids`: (batch, steps).
+    """
+    import torch
+
+    steps = [
+        torch.log_softmax(step.float(), dim=-1).gather(-1, new_ids[:, t : t + 1])[:, 0]  # (batch,)
+        for t, step in enumerate(scores)
+    ]
+    if not steps:
+        return [[] for _ in range(new_ids.shape[0])]
+    return torch.stack(steps, dim=1).exp().tolist()  # (batch, steps); padding after a stop is cut later
 
 
 def _stop_token_ids(loaded: LoadedVlm) -> list[int]:

@@ -10,6 +10,8 @@ Serve and the CLI. Deterministic for a given model, input and settings (greedy d
     >>> [result] = predictor([image], ["Detected: nothing"], [truth.zones])
     >>> result.valid, type(result.report).__name__  # the grammar makes every answer schema-valid
     (True, 'VlmReport')
+    >>> 0.0 < result.confidence <= 1.0  # the probability it gave its own answer's decisions
+    True
     >>> defects = to_defects(result, preset=predictor.preset, um_per_px=truth.zones.um_per_px)
     >>> len(defects) == len(result.report.defects) and all(d.source == "vlm" for d in defects)
     True
@@ -29,6 +31,7 @@ from fibervlm.schemas import LINEAR_TYPES, Defect, VlmReport, ZoneGeometry
 from fibervlm.tasks import Task, get_task
 from fibervlm.view import FibreView
 from fibervlm.vlm.backend import Generation, TransformersBackend, VlmBackend, VlmRequest, timed
+from fibervlm.vlm.confidence import answer_confidence
 from fibervlm.vlm.constrained import parse_answer
 from fibervlm.vlm.loading import Quantization, load_model
 from fibervlm.vlm.presets import ModelPreset, load_preset
@@ -43,6 +46,14 @@ class VlmResult(BaseModel):
     valid: bool = Field(default=False, description="Parsed and validated against the task's schema.")
     error: str | None = Field(default=None, description="Why there is no report (bad image, invalid answer).")
     n_tokens: int = Field(default=0, ge=0, description="Generated tokens, stop token included.")
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="The model's own confidence: the probability it gave the answer's two decisions "
+        "(empty defect list or not, PASS or FAIL; `fibervlm.vlm.confidence`); None without token "
+        "probabilities or for an invalid answer.",
+    )
     latency_ms: float = Field(default=0.0, ge=0, description="Wall time of the batch this image was in.")
     model_input_size: tuple[int, int] | None = Field(
         default=None, description="(width, height) of the image the model saw, after the processor's resize."
@@ -186,6 +197,9 @@ class VlmPredictor:
             valid=parsed.valid,
             error=error,
             n_tokens=generation.n_tokens,
+            confidence=answer_confidence(generation.text, generation.token_ends, generation.token_probs)
+            if parsed.valid
+            else None,
             latency_ms=batch_ms,
             model_input_size=generation.model_input_size,
         )

@@ -12,7 +12,7 @@ import pytest
 from loopkit import backfill_row, render_fleet, write_backfill
 
 from fibervlm.cli import main
-from fibervlm.mining import Candidate, Exclusions, MiningConfig, select
+from fibervlm.mining import Candidate, Exclusions, MiningConfig, score_row, select
 
 
 def _near_copy(record: dict, out: Path) -> dict:
@@ -39,7 +39,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> dict:
         backfill_row(records[2], vlm_agrees=False),  # 1.0, labelled in an earlier round
         backfill_row(records[3], status="unsure"),  # 1.0
         backfill_row(records[4], vlm_confidence=0.45),  # 0.5: inside the band
-        backfill_row(records[5], geometry_confidence=0.5),  # 0.5
+        backfill_row(records[5], geometry_confidence=0.3),  # 0.5: a fit in the hard tail
         backfill_row(records[6], disagreement=0.3),  # 0.3
         *[backfill_row(r, vlm_confidence=0.95) for r in records[7:]],  # 0: outside the band
     ]
@@ -89,8 +89,30 @@ def test_mine_picks_by_score_under_quotas_without_duplicates_holdout_or_labelled
     assert reasons[records[3]["image_id"]] == {"unsure": 1.0}
     assert reasons[records[5]["image_id"]] == {"uncertain_geometry": 0.5}
     assert reasons[records[6]["image_id"]] == {"disagreement": 0.3}
+    why = {t["image_id"]: t["why"] for t in manifest["tasks"]}
+    assert why[records[3]["image_id"]] == {"unsure": "unsure: not really seen"}
+    assert why[records[5]["image_id"]] == {"uncertain_geometry": "geometry confidence 0.30 < 0.4"}
+    assert why[records[6]["image_id"]] == {
+        "disagreement": "the boxes disagree with the measured defects (disagreement 0.30)"
+    }
+    assert why[first_of_pair]["disagreement"].startswith("the VLM said ")
     assert [t["rank"] for t in manifest["tasks"]] == [0, 1, 2, 3]
     assert json.loads(capsys.readouterr().out)["n_picked"] == 4
+
+
+def test_unsure_rows_are_picked_by_their_status_and_ordinary_fits_are_not_doubted(fleet: dict) -> None:
+    record = fleet["records"][8]
+    config = MiningConfig()
+    # a right fit of ordinary confidence (the old 0.9 bar flagged 23 of 24 picks for this)
+    assert score_row(backfill_row(record, geometry_confidence=0.6), config).reasons == {}
+    # below min_geometry_confidence the classical stage already said `unsure`: one reason, with its words
+    row = backfill_row(record, geometry_confidence=0.1, status="unsure")
+    row["error"] = "fibre geometry doubtful: confidence 0.10 < 0.2"
+    unsure = score_row(row, config)
+    assert unsure.reasons == {"unsure": 1.0}
+    assert unsure.why == {"unsure": "unsure: fibre geometry doubtful: confidence 0.10 < 0.2"}
+    banded = score_row(backfill_row(record, vlm_confidence=0.41), config)
+    assert banded.why == {"confidence_band": "model confidence 0.41 inside [0.3, 0.6]"}
 
 
 def test_queue_is_label_studio_tasks_and_coco_with_the_proposals(fleet: dict) -> None:

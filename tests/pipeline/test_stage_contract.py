@@ -56,7 +56,39 @@ def test_a_result_without_a_declared_output_is_refused() -> None:
 
 def test_the_inspection_shell_derives_its_timing_column_from_its_step() -> None:
     assert VlmStage.input_columns == ("pixels", "inspection")
-    assert VlmStage.output_columns == ("inspection", "status", "error", "vlm_ms")
+    assert VlmStage.output_columns == ("inspection", "status", "error", "vlm_ms", "vlm_confidence")
+
+
+def test_the_vlm_confidence_column_flows_from_the_vlm_stage_to_the_output_row() -> None:
+    """Geometry → VLM (the bundled demo model) → grade on a dict batch: the VLM stage writes its declared
+    `vlm_confidence` column, the grade stage emits it per row, null where the VLM did not answer."""
+    from fibervlm.paths import demo_vlm
+    from fibervlm.pipeline.columns import OUTPUT_COLUMNS
+    from fibervlm.pipeline.geometry import GeometryStage
+    from fibervlm.pipeline.grade import GradeStage
+    from fibervlm.synth import SynthConfig, sample_endface
+
+    config = SynthConfig(width_px=112, height_px=112, um_per_px=(1.25, 1.35), appearance="standard")
+    faces = [sample_endface(4, index, config=config)[0] for index in range(3)]
+    faces.append(np.full((112, 112), 128, np.uint8))  # no fibre: an error row, never answered
+    batch = {
+        "pixels": _objects(faces),
+        "profile": _objects(["sm-pc"] * 4),
+        "width": np.full(4, 112),
+        "height": np.full(4, 112),
+        "status": _objects(["ok"] * 4),
+        "error": _objects([None] * 4),
+    }
+    inspector = {"vlm": {"model": demo_vlm(), "batch_size": 4}}
+    after_vlm = VlmStage(inspector=inspector)(GeometryStage(inspector=inspector)(batch))
+    rows = GradeStage(inspector=inspector)(dict(after_vlm))
+    assert "vlm_confidence" in OUTPUT_COLUMNS
+    for status, from_stage, in_row in zip(
+        rows["status"], after_vlm["vlm_confidence"], rows["vlm_confidence"], strict=True
+    ):
+        assert from_stage == in_row
+        assert (in_row is None) == (status == "error")
+        assert in_row is None or 0 < in_row <= 1
 
 
 def test_every_default_stage_reads_only_columns_an_earlier_stage_wrote() -> None:
