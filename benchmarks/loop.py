@@ -150,8 +150,10 @@ def arm_config(
             labels_root=str(out / arm / "labels"),
             simulated_truth=str(out / "fleet"),
         ),
+        # every earlier round replayed whole: a refused round restarts from the same BEST, and at 0.5 a run
+        # (PASS/FAIL 0.683 -> at best 0.750) trained each round on about half of what reviewers had labelled
         "snapshot": SnapshotSettings(
-            pseudo_labels=False, label_repeats=2, replay_fraction=0.5, base_labels=str(out / "demo-kind")
+            pseudo_labels=False, label_repeats=2, replay_fraction=1.0, base_labels=str(out / "demo-kind")
         ),
         "holdout": str(out / "holdout" / "labels.jsonl"),
         "registry_root": str(out / arm / "registry"),

@@ -39,9 +39,10 @@ class MiningConfig(Config):
         ge=0,
         le=1,
         description="An `ok` row whose geometry confidence is under this counts as uncertain geometry. "
-        "`benchmarks/mining_geometry.py`: of 450 synthetic fits none was wrong (centre within 2 px, radius "
-        "within 3 %) whatever its confidence, so the bar marks the hard tail, not wrong fits: under 0.4 "
-        "lie 8 % of the default mix, 15 % of the loop's 112 px faces, 88 % of very noisy ones.",
+        "`benchmarks/mining_geometry.py`: of 449 synthetic fits one was wrong (centre off by > 2 px or "
+        "radius by > 3 %), at confidence 0.86, where a bar would flag 40 % of right fits; so the bar marks "
+        "the hard tail, not wrong fits: under 0.4 lie 8 % of the default mix, 15 % of the loop's 112 px "
+        "faces, 88 % of very noisy ones.",
     )
     min_score: float = Field(0.05, ge=0, description="Rows scoring under this are never picked.")
     max_profile_share: float = Field(
