@@ -28,6 +28,8 @@ def served(ray_local, tmp_path_factory) -> Iterator[Served]:
         "inspector.vlm.max_new_tokens=64",  # a short answer budget: tests check plumbing, not prose
         "autoscaling.max_replicas=1",  # a second replica on a 2-core box only slows the tests down
         "limits.request_timeout_s=600",  # the 50-request burst queues for minutes on a loaded box
+        "load.max_queued_requests=100",  # ... and must not be shed (tests/serve/test_shedding.py sheds)
+        "registry_poll_s=1",  # promotions go live within a second (tests/serve/test_promotion.py)
     ]
     schema = with_port(load_serve_file(REPO_ROOT / "configs" / "serve.yaml", overrides), free_port())
     url = deploy(schema)
