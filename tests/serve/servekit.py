@@ -88,3 +88,24 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> None:
     for word in words:
         assert word.lower() in body["error"].lower(), body["error"]
     assert_no_leak(response)
+
+
+def publish_adapter(root: str, *, seed: int, accuracy: float = 0.5) -> str:
+    """Publish a random LoRA adapter (its own answers) of the tiny Qwen2-VL as a registry version."""
+    import tempfile
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from fibervlm.registry import publish
+    from fibervlm.vlm import load_model, load_preset
+
+    preset = load_preset("tiny-qwen2-vl")
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=preset.lora_target_modules, init_lora_weights=False)
+    with tempfile.TemporaryDirectory() as folder:
+        get_peft_model(load_model(preset, device="cpu").model, config).save_pretrained(folder)
+        manifest = {"base_model": "tiny-qwen2-vl", "data_snapshot": f"seed-{seed}", "git_revision": "test"}
+        return publish(
+            root, "endface", metrics={"pass_fail_accuracy": accuracy}, manifest=manifest, source_dir=folder
+        )

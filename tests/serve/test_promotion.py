@@ -58,4 +58,5 @@ def test_no_model_is_a_503_with_a_reason(unloaded, endface_png) -> None:
     assert response.json()["code"] == "model_unavailable"
     assert_error(httpx.get(f"{unloaded}/readyz", timeout=30), 503, "no promoted version")
     assert_still_serving(unloaded)
-    assert models(unloaded)["ready"] is False
+    card = httpx.get(f"{unloaded}/v1/models", headers={"X-API-Key": API_KEY}, timeout=30)
+    assert_error(card, 503, "no promoted version")
