@@ -19,7 +19,6 @@ import json
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,23 +104,6 @@ def deploy(schema: ServeDeploySchema) -> str:
     return base_url(schema)
 
 
-def wait_running(timeout_s: float) -> None:
-    """Block until every application is RUNNING; a failed deploy raises with Serve's message."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        apps = serve.status().applications
-        if apps and all(a.status == "RUNNING" for a in apps.values()):
-            return
-        failed = {n: a.message for n, a in apps.items() if a.status in ("DEPLOY_FAILED", "UNHEALTHY")}
-        if failed:
-            raise RuntimeError(f"Serve deploy failed: {failed}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"Serve not running after {timeout_s:g} s: {[a.status for a in apps.values()]}"
-            )
-        time.sleep(0.5)
-
-
 def ensure_demo_model(config: ServeConfig) -> str | None:
     """Publish + promote `demo_vlm()` when `config.task` has no BEST yet; returns its version."""
     from fibervlm.paths import DEMO_VLM_DIR, demo_vlm
@@ -146,7 +128,9 @@ def ensure_demo_model(config: ServeConfig) -> str | None:
     return version
 
 
-def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus: int = 2) -> int:
+def run_local(
+    path: str | Path, overrides: list[str] | None = None, *, port: int | None = None, num_cpus: int = 2
+) -> int:
     """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until SIGTERM/SIGINT.
 
     On either signal it drains: the application is deleted first, so its replicas finish the requests in
@@ -154,6 +138,8 @@ def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus:
     Serve and Ray stop, and the command exits 0.
     """
     schema = load_serve_file(path, overrides)
+    if port is not None:
+        schema = with_port(schema, port, host=schema.http_options.host)
     ensure_demo_model(app_config(schema))
     stop = threading.Event()
     with ray_session(RayConfig(address="local", num_cpus=num_cpus)):
