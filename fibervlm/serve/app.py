@@ -199,12 +199,13 @@ async def _observe(request: Request, call_next: Any) -> Response:
     except Exception:
         log.exception("request %s failed", _request_id(request))
         response = _error(request, 500, "internal", "internal error; quote the request id to the operator")
-    route = request.scope.get("route")
-    metrics: IngressMetrics | None = getattr(api.state, "metrics", None)
-    if metrics is not None:
-        code = getattr(request.state, "error_code", "ok" if response.status_code < 400 else "other")
-        path = getattr(route, "path", "unmatched")
-        metrics.record(path, response.status_code, code, (time.perf_counter() - began) * 1000)
+    # The replica runs a copy of `api` (serve.ingress freezes it), so the metrics live on the running app.
+    state = request.app.state
+    if getattr(state, "metrics", None) is None:
+        state.metrics = IngressMetrics()
+    code = getattr(request.state, "error_code", "ok" if response.status_code < 400 else "other")
+    path = getattr(request.scope.get("route"), "path", "unmatched")
+    state.metrics.record(path, response.status_code, code, (time.perf_counter() - began) * 1000)
     return response
 
 
@@ -252,7 +253,6 @@ class Ingress:
         self._api_key = config.resolved_api_key()
         page = (resources.files("fibervlm.serve") / "static" / "index.html").read_text()
         self._page = page.replace("{{API_KEY_HEADER}}", config.api_key_header)
-        api.state.metrics = IngressMetrics()
 
     def _auth(self, request: Request) -> None:
         check_api_key(request.headers, header=self.config.api_key_header, expected=self._api_key)
