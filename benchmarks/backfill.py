@@ -165,8 +165,13 @@ def main() -> None:
     )
     if args.no_vlm:
         config.inspector.vlm = None
-    elif args.max_new_tokens and config.inspector.vlm is not None:
-        config.inspector.vlm = config.inspector.vlm.model_copy(update={"max_new_tokens": args.max_new_tokens})
+    elif config.inspector.vlm is not None:
+        # The VLM is the bottleneck: its actor's torch gets every core (the geometry actor reserves a
+        # quarter CPU and uses about that), as the loop and "VLM alone" do.
+        update: dict[str, Any] = {"num_threads": cpus}
+        if args.max_new_tokens:
+            update["max_new_tokens"] = args.max_new_tokens
+        config.inspector.vlm = config.inspector.vlm.model_copy(update=update)
 
     result: dict[str, Any] = {"n": args.n, "cpus": cpus, "load_avg_1m": os.getloadavg()[0]}
     result["loop"], vlm_inputs = sequential(paths, config, threads=cpus)
