@@ -145,6 +145,12 @@ class ServeConfig(Config):
     model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs reserved per model replica.")
     ingress_num_cpus: float = Field(default=0.1, gt=0, description="CPUs reserved per HTTP ingress replica.")
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per model replica.")
+    classical_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Threads running the classical stage of a batch's images in parallel in a model replica "
+        "(OpenCV and numpy release the GIL); 1: one after the other.",
+    )
     registry_poll_s: float = Field(
         default=0.0,
         ge=0,

@@ -20,6 +20,7 @@ import re
 import tempfile
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ class ModelHost:
         self.pinned: str | None = None  # user_config `version`: the default id serves it instead (rollback)
         self.replica = f"{os.uname().nodename}:{os.getpid()}"
         self._lock = threading.RLock()  # loads, unloads and batches never overlap on shared weights
+        self._pool = ThreadPoolExecutor(config.classical_threads, thread_name_prefix="classical")
 
     @property
     def default_id(self) -> str:
@@ -264,11 +266,7 @@ class ModelHost:
                 inspector.vlm.backend.loaded.model.set_adapter(loaded.adapter)
                 inspector.vlm.adapter_id = str(loaded.local_dir)
             try:
-                results = inspector.inspect(
-                    images,
-                    profiles=[o.profile or self._default_profile for o in options],
-                    um_per_px=[o.um_per_px for o in options],
-                )
+                results = self._inspect(inspector, images, options)
             except Exception:  # model failure: these requests get a 503, the replica lives on
                 log.exception("inspect failed on a batch of %d (request ids %s)", len(images), request_ids)
                 return [_failure(503, "model_failed", "the model failed on this request; retry later")] * len(
@@ -281,6 +279,19 @@ class ModelHost:
             "replica": self.replica,
         }
         return [{"inspection": r.model_dump(mode="json"), "served": served} for r in results]
+
+    def _inspect(self, inspector: Any, images: list[np.ndarray], options: list[ImageOptions]) -> list[Any]:
+        """`Inspector.inspect`, with the per-image classical stage run on `classical_threads` threads
+        (OpenCV and numpy release the GIL), so that it does not serialise the batch before the VLM."""
+        profiles = [o.profile or self._default_profile for o in options]
+
+        def start(i: int) -> Any:
+            return inspector.start(images[i], profile=profiles[i], um_per_px=options[i].um_per_px)
+
+        inspections = list(self._pool.map(start, range(len(images))))
+        inspector.add_stage1(images, inspections)
+        inspector.add_vlm(images, inspections)
+        return [inspector.finish(inspection) for inspection in inspections]
 
     @property
     def _default_profile(self) -> str | None:
