@@ -253,9 +253,32 @@ class Ingress:
         self._api_key = config.resolved_api_key()
         page = (resources.files("fibervlm.serve") / "static" / "index.html").read_text()
         self._page = page.replace("{{API_KEY_HEADER}}", config.api_key_header)
+        # Admission before any body is read or decoded: beyond what the model replicas take and queue,
+        # a request is shed at once (Serve's own queue bound then only catches races).
+        load = config.load
+        unbounded = load.max_queued_requests < 0
+        self._capacity = (
+            None
+            if unbounded
+            else (config.autoscaling.max_replicas * load.max_ongoing_requests + load.max_queued_requests)
+        )
+        self._inflight = 0
 
     def _auth(self, request: Request) -> None:
         check_api_key(request.headers, header=self.config.api_key_header, expected=self._api_key)
+
+    async def _admitted(self, request: Request, *, batch: bool) -> list[dict[str, Any]]:
+        """Shed at once when full; else read, decode and inspect the request's images."""
+        if self._capacity is not None and self._inflight >= self._capacity:
+            retry_s = self.config.load.retry_after_s
+            reason = f"overloaded: the queue is full; retry in {retry_s} s"
+            raise ApiError(503, reason, code="overloaded", retry_after_s=retry_s)
+        self._inflight += 1
+        try:
+            images = await parse_images(request, self.config.limits, batch=batch)
+            return await self._inspect_all(request, images)
+        finally:
+            self._inflight -= 1
 
     def _model_id(self) -> str:
         model_id = serve.get_multiplexed_model_id() or self.config.adapters.default_model_id
@@ -331,7 +354,7 @@ class Ingress:
     async def inspect(self, request: Request) -> JSONResponse:
         """One image → its graded report (or `unsure`, no verdict). Multipart, JSON or a raw image body."""
         self._auth(request)
-        [row] = await self._inspect_all(request, await parse_images(request, self.config.limits, batch=False))
+        [row] = await self._admitted(request, batch=False)
         if row["status"] == "error":  # readable but not inspectable (e.g. no fibre); unsure is an answer
             return _error(request, 422, "not_inspectable", row["error"], result=row)
         return JSONResponse(row)
@@ -345,7 +368,7 @@ class Ingress:
     async def inspect_batch(self, request: Request) -> JSONResponse:
         """Several images (at most `limits.max_batch_images`) → one row each, errors included."""
         self._auth(request)
-        rows = await self._inspect_all(request, await parse_images(request, self.config.limits, batch=True))
+        rows = await self._admitted(request, batch=True)
         return JSONResponse({"results": rows})
 
 
