@@ -7,7 +7,7 @@ finds the traceback from what the caller quotes. The codes are the contract; the
     >>> ApiError(413, "image: 20000×20000 px exceeds the limit").code
     'too_large'
     >>> body = ErrorBody(status=503, code="overloaded", error="busy; retry", request_id="r1")
-    >>> sorted(body.model_dump())
+    >>> sorted(body.model_dump(exclude_none=True))  # what the endpoint sends
     ['code', 'error', 'request_id', 'status']
 """
 
