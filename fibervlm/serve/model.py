@@ -187,6 +187,24 @@ class ModelHost:
                 self.load_errors[model_id] = str(error)
         return moved
 
+    def load(self) -> bool:
+        """Hold the default id, or move it to where its alias points now; True when a version was loaded.
+
+        A failure leaves the current version, with its reason in `load_errors` (the poll in one call).
+        """
+        before = self.slots.get(self.default_id)
+        if before is None:
+            self.start()
+        else:
+            self.refresh()
+        return self.slots.get(self.default_id) not in (None, before)
+
+    @property
+    def model(self) -> LoadedVersion | None:
+        """The version the default id (BEST) is served by here, or None."""
+        version = self.slots.get(self.default_id)
+        return self.versions.get(version) if version else None
+
     def _hold(self, model_id: str, info: VersionInfo) -> None:
         try:
             if info.version not in self.versions:

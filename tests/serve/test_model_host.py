@@ -39,9 +39,9 @@ def test_bad_version_keeps_the_current_model(tmp_path, endface_png) -> None:
     good = publish_tiny(root, accuracy=0.5)
     promote(root, "endface", good)
     host = ModelHost(ServeConfig(registry_root=root))
-    host.start()
+    assert host.load() is True and host.model is not None and host.model.version == good
     assert host.card()["registry_version"] == good
-    assert host.refresh() == []  # same BEST: nothing reloaded
+    assert host.refresh() == [] and host.load() is False  # same BEST: nothing reloaded
 
     empty = publish(root, "endface", metrics={"pass_fail_accuracy": 0.9}, manifest={"base_model": "x"})
     promote(root, "endface", empty)
