@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     finally:
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
     return results
 
 
