@@ -4,7 +4,9 @@
 
 Deploys configs/serve.yaml on a local Ray (127.0.0.1, one model replica so that only batching differs)
 with a throw-away registry holding the tiny Qwen2-VL model, then drives POST /v1/inspect with 1, 8 and
-32 concurrent clients, first with `@serve.batch` at max_batch_size 8, then at 1 (batching off).
+32 concurrent clients, first with `@serve.batch` at max_batch_size 8, then at 1 (batching off); then an
+overload run (`--overload-clients`, default 200) against the batching deployment: shed requests must be
+503s with Retry-After answered at once, accepted ones keep a bounded latency, no other errors.
 The clients run in this process, on the same cores as the service: numbers are for comparison.
 """
 
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -66,20 +69,27 @@ def make_registry() -> str:
 async def drive(url: str, pngs: list[bytes], clients: int, duration_s: float) -> dict[str, float]:
     """`clients` loops posting images back to back for `duration_s`; latency of every completed request."""
     latencies_ms: list[float] = []
+    shed_ms: list[float] = []
     batch_sizes: list[int] = []
     errors = 0
+    shed_without_retry_after = 0
     stop_at = time.perf_counter() + duration_s
 
     async def client(http: httpx.AsyncClient, offset: int) -> None:
-        nonlocal errors
+        nonlocal errors, shed_without_retry_after
         i = offset
         while time.perf_counter() < stop_at:
             files = {"image": ("face.png", pngs[i % len(pngs)], "image/png")}
             start = time.perf_counter()
             response = await http.post("/v1/inspect", files=files)
+            elapsed_ms = (time.perf_counter() - start) * 1000
             if response.status_code == 200:
-                latencies_ms.append((time.perf_counter() - start) * 1000)
+                latencies_ms.append(elapsed_ms)
                 batch_sizes.append(response.json()["served"]["batch_size"])
+            elif response.status_code == 503 and response.json().get("code") == "overloaded":
+                shed_ms.append(elapsed_ms)
+                shed_without_retry_after += "retry-after" not in response.headers
+                await asyncio.sleep(float(response.headers.get("retry-after", 1)))  # what a client should do
             else:
                 errors += 1
             i += 1
@@ -98,6 +108,9 @@ async def drive(url: str, pngs: list[bytes], clients: int, duration_s: float) ->
         "p50_ms": round(statistics.median(ordered), 1) if ordered else float("nan"),
         "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1) if ordered else float("nan"),
         "mean_batch": round(statistics.fmean(batch_sizes), 2) if batch_sizes else 0.0,
+        "shed": len(shed_ms),
+        "shed_max_ms": round(max(shed_ms), 1) if shed_ms else None,
+        "shed_without_retry_after": shed_without_retry_after,
     }
 
 
@@ -138,6 +151,9 @@ def run(args: argparse.Namespace) -> list[dict]:
                 "autoscaling.max_replicas=1",
                 f"inspector.vlm.max_new_tokens={args.max_new_tokens}",
                 "limits.request_timeout_s=600",
+                f"classical_threads={args.classical_threads}",
+                f"load.max_ongoing_requests={max(batch_size, args.max_ongoing)}",
+                f"load.max_queued_requests={args.max_queued}",
             ]
             url = deploy(with_port(load_serve_file(REPO_ROOT / "configs" / "serve.yaml", overrides), port))
             asyncio.run(drive(url, pngs, clients=4, duration_s=args.warmup_s))  # load, JIT, caches
@@ -148,10 +164,16 @@ def run(args: argparse.Namespace) -> list[dict]:
                 results.append(row)
             histogram = httpx.get(f"{url}/v1/models", timeout=60).json()["batch_sizes"]
             print(json.dumps({"batching": label, "batch_size_histogram": histogram}), flush=True)
+            if label == "on" and args.overload_clients:
+                row = {"batching": "on, overload", "max_batch_size": batch_size,
+                       **asyncio.run(drive(url, pngs, args.overload_clients, args.duration_s))}  # fmt: skip
+                print(json.dumps(row), flush=True)
+                results.append(row)
             serve.delete("fibervlm")
     finally:
         serve.shutdown()
         ray.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
     return results
 
 
@@ -169,15 +191,19 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64, help="VLM answer budget (tokens)")
     parser.add_argument("--width-px", type=int, default=640, help="synthetic image width")
     parser.add_argument("--height-px", type=int, default=480, help="synthetic image height")
+    parser.add_argument("--classical-threads", type=int, default=2, help="classical_threads per replica")
+    parser.add_argument("--max-ongoing", type=int, default=16, help="load.max_ongoing_requests")
+    parser.add_argument("--max-queued", type=int, default=32, help="load.max_queued_requests")
+    parser.add_argument("--overload-clients", type=int, default=200, help="overload run clients; 0: none")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = run(args)
-    print("\n| batching | clients | requests | req/s | p50 ms | p95 ms | mean batch |")
-    print("|---|---|---|---|---|---|---|")
+    columns = "batching | clients | answered | req/s | p50 ms | p95 ms | batch | shed | shed max ms | errors"
+    print(f"\n| {columns} |\n" + "|---" * 10 + "|")
     for r in results:
-        print(f"| {r['batching']} | {r['clients']} | {r['requests']} | {r['rps']} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['mean_batch']} |")  # fmt: skip
+        cells = ["batching", "clients", "requests", "rps", "p50_ms", "p95_ms", "mean_batch", "shed"]
+        print("| " + " | ".join(str(r[c]) for c in [*cells, "shed_max_ms", "errors"]) + " |")
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -203,7 +203,7 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from fibervlm.serve.runner import run_local
 
-    return run_local(args.config, args.set)
+    return run_local(args.config, args.set, port=args.port)
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -214,6 +214,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override an app argument (repeatable)"
     )
+    p.add_argument("--port", type=int, help="listen on this port of the file's host (default: the file's)")
     p.set_defaults(func=cmd_serve)
 
 

@@ -10,12 +10,14 @@ from fibervlm.registry.store import (
     PromotionDecision,
     RegistryError,
     VersionInfo,
+    alias_version,
     best_version,
     list_versions,
     new_version,
     promote,
     publish,
     resolve_best,
+    set_alias,
     show,
 )
 
@@ -26,11 +28,13 @@ __all__ = [
     "PromotionDecision",
     "RegistryError",
     "VersionInfo",
+    "alias_version",
     "best_version",
     "list_versions",
     "new_version",
     "promote",
     "publish",
     "resolve_best",
+    "set_alias",
     "show",
 ]

@@ -179,11 +179,34 @@ def show(root: str, task: str, version: str | None = None) -> VersionInfo:
 
 def best_version(root: str, task: str) -> str | None:
     """The version `<task>/BEST` names, or None before the first promotion."""
+    return alias_version(root, task, BEST)
+
+
+def alias_version(root: str, task: str, alias: str) -> str | None:
+    """The version the pointer `<task>/<alias>` names (`BEST`, `candidate`, a customer), or None."""
     fs, base = _fs(root)
-    pointer = _join(base, task, BEST)
-    if not fs.exists(pointer):
+    pointer = _join(base, task, alias)
+    if not fs.isfile(pointer):
         return None
     return str(_read_json(fs, pointer)["version"])
+
+
+def set_alias(root: str, task: str, alias: str, version: str) -> None:
+    """Point `<task>/<alias>` at a published version, atomically (as `promote` does for BEST, unchecked).
+
+    An alias is a name callers use instead of a version (Serve's `serve_multiplexed_model_id`).
+    """
+    show(root, task, version)  # refuses an unpublished version
+    if alias == BEST or alias.startswith(".") or "/" in alias:
+        raise RegistryError(f"{alias!r} cannot be an alias (BEST moves only through promote)")
+    if _is_version_dir(root, task, alias):
+        raise RegistryError(f"{task}/{alias} is a published version, not an alias")
+    _write_atomic(root, f"{task}/{alias}", _dumps({"version": version, "set_at": _utc_now()}))
+
+
+def _is_version_dir(root: str, task: str, name: str) -> bool:
+    fs, base = _fs(root)
+    return bool(fs.isdir(_join(base, task, name)))
 
 
 def resolve_best(root: str, task: str) -> str:

@@ -3,11 +3,27 @@
     fibervlm serve --config configs/serve.yaml     # -> fibervlm.serve.runner.run_local
     serve run configs/serve.yaml                   # -> fibervlm.serve.app:build_app
 
-Modules: `config` (ServeConfig), `requests` (HTTP validation, no Ray), `model` (the replica's logic,
-no Ray), `app` (the Serve deployments and FastAPI routes), `runner` (deploy a Serve config file).
+Modules: `config` (ServeConfig), `errors` (codes and the error body), `requests` (HTTP validation, no
+Ray), `contract` (what /openapi.json declares), `model` (the replica's logic: versions, aliases, adapters on
+shared bases; no Ray), `metrics` (ray.serve.metrics), `app` (the Serve deployments and FastAPI routes),
+`runner` (deploy a Serve config file with the public API; drain on SIGTERM).
 Imports nothing of Ray until `app` or `runner` is imported.
 """
 
-from fibervlm.serve.config import AutoscalingConfig, BatchingConfig, LimitsConfig, ServeConfig
+from fibervlm.serve.config import (
+    AdaptersConfig,
+    AutoscalingConfig,
+    BatchingConfig,
+    LimitsConfig,
+    LoadConfig,
+    ServeConfig,
+)
 
-__all__ = ["AutoscalingConfig", "BatchingConfig", "LimitsConfig", "ServeConfig"]
+__all__ = [
+    "AdaptersConfig",
+    "AutoscalingConfig",
+    "BatchingConfig",
+    "LimitsConfig",
+    "LoadConfig",
+    "ServeConfig",
+]

@@ -1,11 +1,12 @@
-"""The Ray Serve application: an HTTP ingress (FastAPI) in front of batched, autoscaled model replicas.
+"""The Ray Serve application: an HTTP ingress (FastAPI) in front of batched, multiplexed model replicas.
 
     serve run configs/serve.yaml                      # a Serve config file naming build_app
-    fibervlm serve --config configs/serve.yaml        # local Ray on 127.0.0.1 (see `run_local`)
+    fibervlm serve --config configs/serve.yaml        # local Ray on 127.0.0.1 (see `runner.run_local`)
 
-Routes: POST /v1/inspect, POST /v1/inspect/batch, GET /v1/models, GET /healthz, GET /readyz, GET /.
-Promotion needs no redeploy: change the model deployment's `user_config` (e.g. `{"generation": 2}`) and
-every replica re-resolves `<task>/BEST` in `reconfigure`.
+Routes: POST /v1/inspect, POST /v1/inspect/batch, GET /v1/models, GET /healthz, GET /readyz, GET /,
+GET /openapi.json. A request picks its model with the `serve_multiplexed_model_id` header (a registry
+version or alias; default `BEST`); the replicas re-resolve the aliases they hold every
+`registry_poll_s`, so a promotion goes live in place. Errors: `fibervlm.serve.errors`.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the real types of the ingress methods.
@@ -13,44 +14,77 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
+from collections import defaultdict
 from importlib import resources
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fibervlm.config import build_config
 from fibervlm.serve.config import ServeConfig
-from fibervlm.serve.model import ModelHost
-from fibervlm.serve.requests import ApiError, ImageOptions, ImageRequest, check_api_key, parse_images
+from fibervlm.serve.contract import (
+    BATCH_BODY,
+    INSPECT_BODY,
+    MODEL_ID_HEADER,
+    BatchAnswer,
+    InspectAnswer,
+    ModelCard,
+    Readiness,
+)
+from fibervlm.serve.errors import ApiError, ErrorBody, error_responses
+from fibervlm.serve.metrics import IngressMetrics, ModelMetrics
+from fibervlm.serve.model import MODEL_ID, ModelHost, ModelSlot, ModelUnavailable, UnknownModel
+from fibervlm.serve.requests import ImageOptions, ImageRequest, check_api_key, parse_images
 
 log = logging.getLogger(__name__)
+Item = tuple[np.ndarray, ImageOptions, str, str]  # image, options, model id, request id
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    if isinstance(error, UnknownModel):
+        return {"failure": {"status": 404, "code": "unknown_model", "reason": str(error)}}
+    return {"failure": {"status": 503, "code": "model_unavailable", "reason": f"no model loaded: {error}"}}
 
 
 @serve.deployment(name="InspectorModel")
 class InspectorModel:
-    """Model replica: requests from all clients meet in `@serve.batch` and go to one Inspector call."""
+    """Model replica: one base model per replica, adapters multiplexed on it; requests of one model id
+    meet in `@serve.batch` (Serve splits batches by model id) and go to one Inspector call."""
 
     def __init__(self, config: ServeConfig) -> None:
         import torch
 
         torch.set_num_threads(config.torch_threads)  # replicas share the host's cores
+        self.config = config
         self.host = ModelHost(config)
+        self.metrics = ModelMetrics()
         self.configure_batching(config.batching.max_batch_size, config.batching.batch_wait_timeout_s)
-        self.host.load()
+
+        async def load(model_id: str) -> ModelSlot:
+            return await asyncio.to_thread(self.host.acquire, model_id)
+
+        # Wired at init, so the per-replica limit comes from the config (Serve detects it on the instance).
+        self.get_model = serve.multiplexed(max_num_models_per_replica=config.adapters.max_per_replica)(load)
+        self.host.start()
         if config.registry_poll_s > 0:
             threading.Thread(target=self._poll, args=(config.registry_poll_s,), daemon=True).start()
 
     def _poll(self, period_s: float) -> None:
-        """Promotion without any trigger: every replica re-reads BEST on its own."""
+        """Promotion without any trigger: every replica re-resolves the aliases it holds, in place."""
         while True:
             time.sleep(period_s)
-            self.host.load()
+            try:
+                self.host.refresh()
+            except Exception:  # the poll must outlive a bad registry read
+                log.exception("registry poll failed")
 
     def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
         # Serve's batch wrapper has these setters; its decorator is typed as returning the plain method.
@@ -58,43 +92,121 @@ class InspectorModel:
         self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Serve calls this on start and on every `user_config` change: re-resolve BEST (or a pin)."""
+        """`user_config: {version: V}` pins the default model id to V (a rollback); `{}` unpins."""
         self.host.pinned = user_config.get("version")
-        self.host.load()
+        self.host.refresh()
 
-    async def inspect(self, image: np.ndarray, options: ImageOptions) -> dict[str, Any]:
-        return await self._batched((image, options))
+    async def _slot(self) -> tuple[str, dict[str, Any] | None]:
+        model_id = serve.get_multiplexed_model_id() or self.config.adapters.default_model_id
+        try:
+            await self.get_model(model_id)
+        except (UnknownModel, ModelUnavailable) as error:
+            return model_id, _failure(error)
+        return model_id, None
+
+    async def inspect(self, image: np.ndarray, options: ImageOptions, request_id: str) -> dict[str, Any]:
+        model_id, failure = await self._slot()
+        if failure is not None:
+            return failure
+        return await self._batched((image, options, model_id, request_id))
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def _batched(self, items: list[tuple[np.ndarray, ImageOptions]]) -> list[dict[str, Any]]:
-        images, options = [i for i, _ in items], [o for _, o in items]
-        # In a thread: the event loop stays free for health checks and /v1/models during a batch.
-        return await asyncio.to_thread(self.host.inspect, images, options)
+    async def _batched(self, items: list[Item]) -> list[dict[str, Any]]:
+        groups: dict[str, list[int]] = defaultdict(list)  # Serve splits by model id; group all the same
+        for index, item in enumerate(items):
+            groups[item[2]].append(index)
+        outcomes: list[dict[str, Any]] = [{}] * len(items)
+        for model_id, indices in groups.items():
+            images = [items[i][0] for i in indices]
+            options = [items[i][1] for i in indices]
+            request_ids = [items[i][3] for i in indices]
+            began = time.perf_counter()
+            # In a thread: the event loop stays free for health checks and /v1/models during a batch.
+            answers = await asyncio.to_thread(self.host.inspect, model_id, images, options, request_ids)
+            self.metrics.record(answers, (time.perf_counter() - began) * 1000)
+            for i, answer in zip(indices, answers, strict=True):
+                outcomes[i] = answer
+        return outcomes
+
+    async def describe(self) -> dict[str, Any]:
+        """/v1/models: the requested model id, loaded if needed (as an inspect would)."""
+        model_id, failure = await self._slot()
+        return failure or self.host.card(model_id)
 
     def card(self) -> dict[str, Any]:
+        """/readyz: the default model id on this replica, loading nothing."""
         return self.host.card()
 
 
-api = FastAPI(title="fibervlm", description="Fibre end-face inspection: image → graded JSON report.")
+api = FastAPI(
+    title="fibervlm",
+    version="1",
+    description="Fibre end-face inspection: image → graded JSON report. Every error is an `ErrorBody` "
+    "with a stable `code`; `X-Request-ID` names the request in the service's log.",
+)
 
 
-def _error(status: int, reason: str) -> JSONResponse:
-    return JSONResponse({"error": reason, "status": status}, status_code=status)
+def _request_id(request: Request) -> str:
+    """Serve's proxy sets `x-request-id` (the client's, else a new one) and returns it as a header."""
+    given = request.headers.get("x-request-id")
+    return given or str(request.scope.setdefault("fibervlm_request_id", uuid.uuid4().hex))
+
+
+def _error(
+    request: Request,
+    status: int,
+    code: str,
+    reason: str,
+    *,
+    retry_after_s: float | None = None,
+    result: dict[str, Any] | None = None,
+) -> JSONResponse:
+    request.state.error_code = code
+    request_id = _request_id(request)
+    body = ErrorBody(status=status, code=code, error=reason, request_id=request_id, result=result)
+    headers = {"X-Error-Code": code}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(int(retry_after_s))
+    if "x-request-id" not in request.headers:
+        headers["X-Request-ID"] = request_id
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
 
 @api.exception_handler(ApiError)
-async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-    return _error(error.status, error.reason)
+async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+    return _error(request, error.status, error.code, error.reason, retry_after_s=error.retry_after_s)
 
 
 @api.exception_handler(StarletteHTTPException)
-async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-    return _error(error.status_code, str(error.detail))
+async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "bad_request")
+    return _error(request, error.status_code, code, str(error.detail))
 
 
 @api.exception_handler(RequestValidationError)
-async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-    return _error(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+    return _error(request, 422, "invalid_request", reason)
+
+
+@api.middleware("http")
+async def _observe(request: Request, call_next: Any) -> Response:
+    """Metrics for every answer, and the last line of defence: an unexpected failure is a 500 that
+    names the request id, its traceback only in the log."""
+    began = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception:
+        log.exception("request %s failed", _request_id(request))
+        response = _error(request, 500, "internal", "internal error; quote the request id to the operator")
+    # The replica runs a copy of `api` (serve.ingress freezes it), so the metrics live on the running app.
+    state = request.app.state
+    if getattr(state, "metrics", None) is None:
+        state.metrics = IngressMetrics()
+    code = getattr(request.state, "error_code", "ok" if response.status_code < 400 else "other")
+    path = getattr(request.scope.get("route"), "path", "unmatched")
+    state.metrics.record(path, response.status_code, code, (time.perf_counter() - began) * 1000)
+    return response
 
 
 def _row(request: ImageRequest, outcome: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +232,16 @@ def _row(request: ImageRequest, outcome: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _raise_failure(outcome: dict[str, Any]) -> None:
+    if "failure" in outcome:
+        failure = outcome["failure"]
+        raise ApiError(failure["status"], failure["reason"], code=failure["code"])
+
+
+MODEL_ERRORS = (401, 404, 500, 503)
+INSPECT_ERRORS = (400, 401, 404, 413, 415, 422, 500, 503)
+
+
 @serve.deployment(name="Ingress")
 @serve.ingress(api)
 class Ingress:
@@ -131,78 +253,148 @@ class Ingress:
         self._api_key = config.resolved_api_key()
         page = (resources.files("fibervlm.serve") / "static" / "index.html").read_text()
         self._page = page.replace("{{API_KEY_HEADER}}", config.api_key_header)
+        # Admission before any body is read or decoded: beyond what the model replicas take and queue,
+        # a request is shed at once (Serve's own queue bound then only catches races).
+        load = config.load
+        unbounded = load.max_queued_requests < 0
+        self._capacity = (
+            None
+            if unbounded
+            else (config.autoscaling.max_replicas * load.max_ongoing_requests + load.max_queued_requests)
+        )
+        self._inflight = 0
 
     def _auth(self, request: Request) -> None:
         check_api_key(request.headers, header=self.config.api_key_header, expected=self._api_key)
 
-    async def _call(self, method: str, *args: Any) -> Any:
-        """A model call bounded by the request timeout; any failure of the model side is a 503."""
-        response = getattr(self.model, method).remote(*args)
+    async def _admitted(self, request: Request, *, batch: bool) -> list[dict[str, Any]]:
+        """Shed at once when full; else read, decode and inspect the request's images."""
+        if self._capacity is not None and self._inflight >= self._capacity:
+            retry_s = self.config.load.retry_after_s
+            reason = f"overloaded: the queue is full; retry in {retry_s} s"
+            raise ApiError(503, reason, code="overloaded", retry_after_s=retry_s)
+        self._inflight += 1
+        try:
+            images = await parse_images(request, self.config.limits, batch=batch)
+            return await self._inspect_all(request, images)
+        finally:
+            self._inflight -= 1
+
+    def _model_id(self) -> str:
+        model_id = serve.get_multiplexed_model_id() or self.config.adapters.default_model_id
+        if not MODEL_ID.fullmatch(model_id) or ".." in model_id:
+            raise ApiError(404, f"model id {model_id!r} is not a version or alias name", code="unknown_model")
+        return model_id
+
+    async def _call(self, request: Request, method: str, *args: Any) -> Any:
+        """A model call for the request's model id, bounded by the queue and the request timeout."""
+        model_id = self._model_id()
+        response = getattr(self.model.options(multiplexed_model_id=model_id), method).remote(*args)
         timeout_s = self.config.limits.request_timeout_s
         try:
             return await asyncio.wait_for(response, timeout=timeout_s)
+        except BackPressureError:
+            retry_s = self.config.load.retry_after_s
+            reason = f"overloaded: the queue is full; retry in {retry_s} s"
+            raise ApiError(503, reason, code="overloaded", retry_after_s=retry_s) from None
         except TimeoutError:
             response.cancel()
-            raise ApiError(503, f"the model did not answer within {timeout_s:g} s; retry later") from None
-        except Exception as error:
-            log.warning("model call %s failed: %s", method, error)
-            raise ApiError(503, f"model unavailable: {type(error).__name__}: {error}") from None
+            raise ApiError(
+                503, f"the model did not answer within {timeout_s:g} s; retry later", code="timeout"
+            ) from None
+        except Exception:
+            log.exception("request %s: model call %s failed", _request_id(request), method)
+            raise ApiError(503, "model replica unavailable; retry later", code="model_unavailable") from None
 
-    async def _inspect_all(self, requests: list[ImageRequest]) -> list[dict[str, Any]]:
-        outcomes = await asyncio.gather(*(self._call("inspect", r.image, r.options) for r in requests))
-        failures = [o["failure"] for o in outcomes if "failure" in o]
-        if failures:
-            raise ApiError(503, failures[0])
-        return [_row(r, o) for r, o in zip(requests, outcomes, strict=True)]
+    async def _inspect_all(self, request: Request, images: list[ImageRequest]) -> list[dict[str, Any]]:
+        request_id = _request_id(request)
+        outcomes = await asyncio.gather(
+            *(self._call(request, "inspect", r.image, r.options, request_id) for r in images)
+        )
+        for outcome in outcomes:
+            _raise_failure(outcome)
+        return [_row(r, o) for r, o in zip(images, outcomes, strict=True)]
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page(self) -> HTMLResponse:
         return HTMLResponse(self._page)
 
-    @api.get("/healthz")
+    @api.get("/healthz", responses=error_responses(500))
     async def healthz(self) -> dict[str, str]:
+        """The ingress answers (liveness); says nothing of the model."""
         return {"status": "ok"}
 
-    @api.get("/readyz")
-    async def readyz(self) -> JSONResponse:
-        card = await self._call("card")
+    @api.get("/readyz", response_model=Readiness, responses=error_responses(500, 503))
+    async def readyz(self, request: Request) -> JSONResponse:
+        """Ready when a model replica holds the default model id."""
+        card = await self._call(request, "card")
         if not card["ready"]:
-            return _error(503, f"model not loaded: {card['load_error'] or 'loading'}")
+            return _error(request, 503, "model_unavailable", f"model not loaded: {card['load_error']}")
         return JSONResponse({"status": "ready", "registry_version": card["registry_version"]})
 
-    @api.get("/v1/models")
-    async def models(self, request: Request) -> dict[str, Any]:
+    @api.get(
+        "/v1/models",
+        response_model=ModelCard,
+        responses=error_responses(*MODEL_ERRORS),
+        openapi_extra={"parameters": [MODEL_ID_HEADER]},
+    )
+    async def models(self, request: Request) -> JSONResponse:
+        """The model id's registry version (loaded if needed), its model, contract hashes and metrics."""
         self._auth(request)
-        return await self._call("card")
+        card = await self._call(request, "describe")
+        _raise_failure(card)
+        return JSONResponse(card)
 
-    @api.post("/v1/inspect")
+    @api.post(
+        "/v1/inspect",
+        response_model=InspectAnswer,
+        responses=error_responses(*INSPECT_ERRORS),
+        openapi_extra={"requestBody": INSPECT_BODY, "parameters": [MODEL_ID_HEADER]},
+    )
     async def inspect(self, request: Request) -> JSONResponse:
+        """One image → its graded report (or `unsure`, no verdict). Multipart, JSON or a raw image body."""
         self._auth(request)
-        [row] = await self._inspect_all(await parse_images(request, self.config.limits, batch=False))
+        [row] = await self._admitted(request, batch=False)
         if row["status"] == "error":  # readable but not inspectable (e.g. no fibre); unsure is an answer
-            return JSONResponse({"error": row["error"], "status": 422, "result": row}, status_code=422)
+            return _error(request, 422, "not_inspectable", row["error"], result=row)
         return JSONResponse(row)
 
-    @api.post("/v1/inspect/batch")
-    async def inspect_batch(self, request: Request) -> dict[str, Any]:
-        self._auth(request)
-        rows = await self._inspect_all(await parse_images(request, self.config.limits, batch=True))
-        return {"results": rows}
-
-
-def build(config: ServeConfig) -> serve.Application:
-    """The application graph of `config`: Ingress → InspectorModel (batched, autoscaled)."""
-    batching, scaling = config.batching, config.autoscaling
-    model = InspectorModel.options(  # type: ignore[attr-defined]
-        autoscaling_config=scaling.to_serve(),
-        max_ongoing_requests=max(64, 4 * batching.max_batch_size),
-        ray_actor_options={"num_cpus": config.model_num_cpus},
-        user_config={"generation": 0},
-    ).bind(config)
-    ingress = Ingress.options(  # type: ignore[attr-defined]
-        num_replicas=1, max_ongoing_requests=256, ray_actor_options={"num_cpus": config.ingress_num_cpus}
+    @api.post(
+        "/v1/inspect/batch",
+        response_model=BatchAnswer,
+        responses=error_responses(*INSPECT_ERRORS),
+        openapi_extra={"requestBody": BATCH_BODY, "parameters": [MODEL_ID_HEADER]},
     )
-    return ingress.bind(config, model)
+    async def inspect_batch(self, request: Request) -> JSONResponse:
+        """Several images (at most `limits.max_batch_images`) → one row each, errors included."""
+        self._auth(request)
+        rows = await self._admitted(request, batch=True)
+        return JSONResponse({"results": rows})
+
+
+def build(config: ServeConfig, deployments: dict[str, dict[str, Any]] | None = None) -> serve.Application:
+    """The application graph of `config`: Ingress → InspectorModel (batched, multiplexed, autoscaled).
+
+    `deployments`: Serve deployment options by name (a config file's `deployments:` entries).
+    """
+    overrides = deployments or {}
+    model_options = {
+        "autoscaling_config": config.autoscaling.to_serve(),
+        "max_ongoing_requests": config.load.max_ongoing_requests,
+        "max_queued_requests": config.load.max_queued_requests,
+        "graceful_shutdown_timeout_s": config.load.graceful_shutdown_timeout_s,
+        "ray_actor_options": {"num_cpus": config.model_num_cpus},
+        **overrides.get("InspectorModel", {}),
+    }
+    ingress_options = {
+        "num_replicas": 1,
+        "max_ongoing_requests": 1000,  # cheap coroutines; the model's queue is what sheds load
+        "graceful_shutdown_timeout_s": config.load.graceful_shutdown_timeout_s,
+        "ray_actor_options": {"num_cpus": config.ingress_num_cpus},
+        **overrides.get("Ingress", {}),
+    }
+    model = InspectorModel.options(**model_options).bind(config)  # type: ignore[attr-defined]
+    return Ingress.options(**ingress_options).bind(config, model)  # type: ignore[attr-defined]
 
 
 def build_app(args: dict[str, Any]) -> serve.Application:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from fibervlm.config import Config
 from fibervlm.paths import REPO_ROOT
@@ -34,6 +34,46 @@ class LimitsConfig(Config):
     )
     request_timeout_s: float = Field(
         default=30.0, gt=0, description="A request the model has not answered after this long gets a 503."
+    )
+
+
+class LoadConfig(Config):
+    """Load shedding: a bounded queue per model replica, the excess refused at once with a 503.
+
+    A replica takes `max_ongoing_requests` images at a time (they meet in `@serve.batch`); up to
+    `max_queued_requests` more wait at the ingress; beyond that a request gets an immediate 503 with
+    `Retry-After` instead of waiting for a timeout. The accepted ones wait at most about
+    (max_ongoing + max_queued) / throughput.
+    """
+
+    max_ongoing_requests: int = Field(
+        default=16, ge=1, description="Images in flight per model replica (at least the batch size)."
+    )
+    max_queued_requests: int = Field(
+        default=32,
+        ge=-1,
+        description="Images waiting for a model replica at the ingress; -1: unbounded (no shedding).",
+    )
+    retry_after_s: int = Field(default=2, ge=1, description="`Retry-After` (seconds) of an overload 503.")
+    graceful_shutdown_timeout_s: float = Field(
+        default=30.0, gt=0, description="On shutdown, how long a replica may finish its requests (seconds)."
+    )
+
+
+class AdaptersConfig(Config):
+    """Multiplexed models: registry versions or aliases picked per request, LoRA adapters on one base."""
+
+    max_per_replica: int = Field(
+        default=3,
+        ge=1,
+        description="Registry versions a model replica holds at once (`@serve.multiplexed`); the least "
+        "recently used is unloaded beyond it. Adapters of one base share its weights.",
+    )
+    default_model_id: str = Field(
+        default="BEST",
+        min_length=1,
+        description="Model id of a request without the `serve_multiplexed_model_id` header: a version or "
+        "an alias (`BEST`, `candidate`, a customer name) of the task in the registry.",
     )
 
 
@@ -100,13 +140,22 @@ class ServeConfig(Config):
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request limits.")
     batching: BatchingConfig = Field(default_factory=BatchingConfig, description="Request batching.")
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Model replicas.")
+    load: LoadConfig = Field(default_factory=LoadConfig, description="Load shedding and graceful shutdown.")
+    adapters: AdaptersConfig = Field(default_factory=AdaptersConfig, description="Multiplexed models.")
     model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs reserved per model replica.")
     ingress_num_cpus: float = Field(default=0.1, gt=0, description="CPUs reserved per HTTP ingress replica.")
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per model replica.")
+    classical_threads: int = Field(
+        default=2,
+        ge=1,
+        description="Threads running the classical stage of a batch's images in parallel in a model replica "
+        "(OpenCV and numpy release the GIL); 1: one after the other.",
+    )
     registry_poll_s: float = Field(
         default=0.0,
         ge=0,
-        description="Also re-check `<task>/BEST` this often (seconds); 0: only on reconfigure.",
+        description="Re-resolve `BEST` and every other alias a replica holds this often (seconds), "
+        "reloading in place when one moved (no replica restart); 0: only at start and on reconfigure.",
     )
 
     demo_model: bool = Field(
@@ -114,6 +163,15 @@ class ServeConfig(Config):
         description="`fibervlm serve` only: if nothing is promoted for the task, publish and promote the "
         "bundled tiny demo VLM first, so a fresh checkout serves something.",
     )
+
+    @model_validator(mode="after")
+    def _queue_holds_a_batch(self) -> ServeConfig:
+        if self.load.max_ongoing_requests < self.batching.max_batch_size:
+            raise ValueError(
+                f"load.max_ongoing_requests ({self.load.max_ongoing_requests}) < batching.max_batch_size "
+                f"({self.batching.max_batch_size}): a batch could never fill"
+            )
+        return self
 
     def resolved_api_key(self) -> str | None:
         """The key requests must present, or None when auth is off. Never log the result."""

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -24,17 +25,15 @@ from starlette.requests import Request
 from fibervlm.classical.io import ImageDecodeError, decode_image, image_size
 from fibervlm.schemas import FibreProfile, StrictModel, describe_validation_error
 from fibervlm.serve.config import LimitsConfig
+from fibervlm.serve.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 MAX_UM_PER_PX = 100.0  # no end-face microscope images at coarser than 100 µm per pixel
+# Decode errors whose text after the first ": " is the decoder library's own: logged, not returned.
+LIBRARY_DETAIL = ("too many pixels", "unreadable image header", "corrupt or truncated image")
 
-
-class ApiError(Exception):
-    """A request the service refuses: HTTP `status` and a `reason` the client can act on."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+__all__ = ["ApiError", "ImageOptions", "ImageRequest", "check_api_key", "parse_images"]
 
 
 class ImageOptions(StrictModel):
@@ -112,8 +111,13 @@ def decode_upload(data: bytes, limits: LimitsConfig, what: str = "image") -> tup
         image = decode_image(data, max_pixels=limits.max_image_pixels, min_side_px=limits.min_image_side_px)
     except ImageDecodeError as error:
         # Pillow refuses decompression bombs from the header: still "too many pixels", still a 413.
-        status = 413 if str(error).startswith("too many pixels") else 422
-        raise ApiError(status, f"{what}: {error}") from None
+        reason = str(error)
+        if reason.startswith(LIBRARY_DETAIL):
+            log.info("%s refused: %s", what, reason)
+            reason = reason.split(": ", 1)[0]
+        if reason.startswith("too many pixels"):
+            raise ApiError(413, f"{what}: {reason} (limit {limits.max_image_pixels})") from None
+        raise ApiError(422, f"{what}: {reason}", code="invalid_request") from None
     return image, hashlib.sha256(data).hexdigest()
 
 
@@ -165,8 +169,10 @@ def _b64(text: str, where: str) -> bytes:
 def _json_items(body: bytes, *, batch: bool) -> list[tuple[bytes, ImageOptions]]:
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, f"body is not valid JSON: {error}") from None
+    except json.JSONDecodeError as error:
+        raise ApiError(400, f"body is not valid JSON (line {error.lineno}, column {error.colno})") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "body is not valid JSON (not UTF-8 text)") from None
     try:
         images = JsonBatch.model_validate(data).images if batch else [JsonImage.model_validate(data)]
     except ValidationError as error:
@@ -193,7 +199,8 @@ async def _multipart_items(
     try:
         form = await parser.parse()
     except MultiPartException as error:
-        raise ApiError(400, f"malformed multipart body: {error.message}") from None
+        log.info("malformed multipart body: %s", error.message)
+        raise ApiError(400, "malformed multipart body (boundary, part headers or part count)") from None
     try:
         unknown = sorted(set(form.keys()) - {file_field, "profile", "um_per_px"})
         if unknown:

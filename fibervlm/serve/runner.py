@@ -1,8 +1,9 @@
-"""Deploy the application from a Serve config file, the way `serve run configs/serve.yaml` does.
+"""Deploy the application from a Serve config file, with Ray Serve's public API only.
 
 The file is Ray Serve's own format (`http_options`, `applications:`); the application's `args:` are
-`ServeConfig` fields. Re-deploying the same file with a new `user_config` on the `InspectorModel`
-deployment updates the replicas in place (`reconfigure`): that is how a promotion goes live.
+`ServeConfig` fields, its `deployments:` entries Serve deployment options. `deploy` applies it with
+`serve.start` + `serve.run`; on a cluster, `serve deploy configs/serve.yaml` applies the same file.
+Promotion needs neither: replicas re-resolve `BEST` every `registry_poll_s` and reload in place.
 
     >>> from fibervlm.paths import CONFIGS_DIR
     >>> schema = load_serve_file(CONFIGS_DIR / "serve.yaml", ["registry_root=/tmp/registry"])
@@ -14,10 +15,10 @@ deployment updates the replicas in place (`reconfigure`): that is how a promotio
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-import time
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,11 @@ from ray.serve.schema import ServeDeploySchema
 
 from fibervlm.config import ConfigError, build_config, parse_overrides
 from fibervlm.ray_session import RayConfig, ray_session
+from fibervlm.serve.app import build
 from fibervlm.serve.config import ServeConfig
 
 log = logging.getLogger(__name__)
 IMPORT_PATH = "fibervlm.serve.app:build_app"
-MODEL_DEPLOYMENT = "InspectorModel"
 
 
 def load_serve_file(path: str | Path, overrides: list[str] | None = None) -> ServeDeploySchema:
@@ -80,52 +81,27 @@ def with_port(schema: ServeDeploySchema, port: int, host: str = "127.0.0.1") -> 
     return ServeDeploySchema.model_validate(data)
 
 
-def with_generation(schema: ServeDeploySchema, generation: int) -> ServeDeploySchema:
-    """The file with `InspectorModel.user_config.generation` set: applying it reloads BEST in place."""
-    data = copy.deepcopy(schema.model_dump(exclude_unset=True))
-    app = _our_app(data, "<schema>")
-    deployments = app.setdefault("deployments", [])
-    entry = next((d for d in deployments if d["name"] == MODEL_DEPLOYMENT), None)
-    if entry is None:
-        entry = {"name": MODEL_DEPLOYMENT}
-        deployments.append(entry)
-    entry["user_config"] = {**(entry.get("user_config") or {}), "generation": generation}
-    return ServeDeploySchema.model_validate(data)
-
-
 def base_url(schema: ServeDeploySchema) -> str:
     app = _our_app(schema.model_dump(exclude_unset=True), "<schema>")
     prefix = (app.get("route_prefix") or "/").rstrip("/")
     return f"http://{schema.http_options.host}:{schema.http_options.port}{prefix}"
 
 
-def deploy(schema: ServeDeploySchema, *, timeout_s: float = 120.0) -> str:
-    """Start Serve on the connected Ray cluster (if needed) and apply `schema`; returns the base URL."""
+def deploy(schema: ServeDeploySchema) -> str:
+    """Start Serve on the connected Ray cluster (if needed) and run our application; returns its URL.
+
+    Public API only: `serve.start` (where it listens) and `serve.run`, which returns once the
+    application is RUNNING and raises with Serve's message if it failed.
+    """
     serve.start(
         http_options=schema.http_options.model_dump(exclude_unset=True), proxy_location=schema.proxy_location
     )
-    client = serve.context._get_global_client()  # what `serve run <file>` uses to apply a config
-    assert client is not None, "serve.start did not leave a Serve client"
-    client.deploy_apps(schema, _blocking=False)
-    wait_running(timeout_s=timeout_s)
+    [app] = [a for a in schema.applications if a.import_path == IMPORT_PATH]
+    deployments = {d.name: d.model_dump(exclude_unset=True, exclude={"name"}) for d in app.deployments}
+    serve.run(
+        build(app_config(schema), deployments), name=app.name, route_prefix=app.route_prefix, blocking=False
+    )
     return base_url(schema)
-
-
-def wait_running(timeout_s: float) -> None:
-    """Block until every application is RUNNING; a failed deploy raises with Serve's message."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        apps = serve.status().applications
-        if apps and all(a.status == "RUNNING" for a in apps.values()):
-            return
-        failed = {n: a.message for n, a in apps.items() if a.status in ("DEPLOY_FAILED", "UNHEALTHY")}
-        if failed:
-            raise RuntimeError(f"Serve deploy failed: {failed}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"Serve not running after {timeout_s:g} s: {[a.status for a in apps.values()]}"
-            )
-        time.sleep(0.5)
 
 
 def ensure_demo_model(config: ServeConfig) -> str | None:
@@ -152,17 +128,33 @@ def ensure_demo_model(config: ServeConfig) -> str | None:
     return version
 
 
-def run_local(path: str | Path, overrides: list[str] | None = None, *, num_cpus: int = 2) -> int:
-    """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until Ctrl-C."""
+def run_local(
+    path: str | Path, overrides: list[str] | None = None, *, port: int | None = None, num_cpus: int = 2
+) -> int:
+    """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until SIGTERM/SIGINT.
+
+    On either signal it drains: the application is deleted first, so its replicas finish the requests in
+    flight (up to `load.graceful_shutdown_timeout_s`) while the proxy still returns their answers; then
+    Serve and Ray stop, and the command exits 0.
+    """
     schema = load_serve_file(path, overrides)
+    if port is not None:
+        schema = with_port(schema, port, host=schema.http_options.host)
     ensure_demo_model(app_config(schema))
+    stop = threading.Event()
     with ray_session(RayConfig(address="local", num_cpus=num_cpus)):
+        # After ray.init, which installs handlers of its own that end the process without draining.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda received, _frame: stop.set())
         try:
             url = deploy(schema)
-            print(f"fibervlm serving at {url}/ (Ctrl-C to stop)", flush=True)
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
+            print(f"fibervlm serving at {url}/ (Ctrl-C or SIGTERM to stop)", flush=True)
+            while not stop.wait(timeout=1.0):
+                pass
+            print("fibervlm: draining requests in flight, then stopping", flush=True)
+            for app in schema.applications:
+                serve.delete(app.name)
         finally:
             serve.shutdown()
+    print("fibervlm: stopped", flush=True)
+    return 0

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
 import socket
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import numpy as np
 from PIL import Image
+
+from fibervlm.serve.errors import ErrorCode
 
 API_KEY = "test-key-3f9a"  # a test secret; production keys come from FIBERVLM_API_KEY
 
@@ -62,10 +65,47 @@ def assert_still_serving(url: str) -> None:
     assert httpx.get(f"{url}/healthz", timeout=10).json() == {"status": "ok"}
 
 
+LEAKS = re.compile(
+    r"Traceback|File \"|\.py\b|site-packages|/tmp/|/work/|0x[0-9a-f]{6,}|"
+    r"\b[A-Z][A-Za-z]*(Error|Exception|Exit|Interrupt)\b"  # exception class names
+)
+ERROR_CODES = set(get_args(ErrorCode))
+
+
+def assert_no_leak(response: httpx.Response) -> None:
+    """An error body: a known code, the request id of the header, and no exception text."""
+    body = response.json()
+    assert body["code"] in ERROR_CODES, body
+    assert body["request_id"] and body["request_id"] == response.headers["x-request-id"], body
+    assert not LEAKS.search(response.text), response.text
+
+
 def assert_error(response: httpx.Response, status: int, *words: str) -> None:
-    """A JSON error with the right status and a reason that says what was wrong."""
+    """A JSON error with the right status and a reason that says what was wrong, and nothing internal."""
     assert response.status_code == status, response.text
     body = response.json()
     assert body["status"] == status
     for word in words:
         assert word.lower() in body["error"].lower(), body["error"]
+    assert_no_leak(response)
+
+
+def publish_adapter(root: str, *, seed: int, accuracy: float = 0.5) -> str:
+    """Publish a random LoRA adapter (its own answers) of the tiny Qwen2-VL as a registry version."""
+    import tempfile
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from fibervlm.registry import publish
+    from fibervlm.vlm import load_model, load_preset
+
+    preset = load_preset("tiny-qwen2-vl")
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=preset.lora_target_modules, init_lora_weights=False)
+    with tempfile.TemporaryDirectory() as folder:
+        get_peft_model(load_model(preset, device="cpu").model, config).save_pretrained(folder)
+        manifest = {"base_model": "tiny-qwen2-vl", "data_snapshot": f"seed-{seed}", "git_revision": "test"}
+        return publish(
+            root, "endface", metrics={"pass_fail_accuracy": accuracy}, manifest=manifest, source_dir=folder
+        )

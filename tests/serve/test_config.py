@@ -10,7 +10,7 @@ from fibervlm.config import ConfigError
 from fibervlm.paths import REPO_ROOT
 from fibervlm.serve.app import build_app
 from fibervlm.serve.config import ServeConfig
-from fibervlm.serve.runner import app_config, base_url, load_serve_file, with_generation, with_port
+from fibervlm.serve.runner import app_config, base_url, load_serve_file, with_port
 
 SERVE_YAML = REPO_ROOT / "configs" / "serve.yaml"
 
@@ -29,12 +29,19 @@ def test_unknown_key_is_refused_with_its_name() -> None:
         load_serve_file(SERVE_YAML, ["batching.max_batch=4"])
 
 
-def test_generation_bump_changes_only_the_user_config() -> None:
+def test_deployment_options_of_the_file_reach_the_application() -> None:
+    from fibervlm.serve.app import build
+
     schema = load_serve_file(SERVE_YAML)
-    bumped = with_generation(schema, 7)
-    [deployment] = bumped.applications[0].deployments
-    assert deployment.user_config == {"generation": 7}
-    assert bumped.applications[0].args == schema.applications[0].args
+    [model] = schema.applications[0].deployments
+    assert (model.name, model.user_config) == ("InspectorModel", {})
+    app = build(app_config(schema), {"InspectorModel": {"user_config": {"version": "v1"}}})
+    assert isinstance(app, serve.Application)
+
+
+def test_the_queue_must_hold_a_batch() -> None:
+    with pytest.raises(ConfigError, match="max_ongoing_requests"):
+        load_serve_file(SERVE_YAML, ["load.max_ongoing_requests=4"])
 
 
 def test_api_key_from_environment_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:

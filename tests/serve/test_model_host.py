@@ -8,18 +8,27 @@ from servekit import publish_tiny
 
 from fibervlm.registry import promote, publish
 from fibervlm.serve.config import ServeConfig
-from fibervlm.serve.model import ModelHost
+from fibervlm.serve.model import ModelHost, ModelUnavailable, UnknownModel
 from fibervlm.serve.requests import ImageOptions
 
 
 def test_empty_registry_is_not_ready_and_says_why(tmp_path) -> None:
     host = ModelHost(ServeConfig(registry_root=str(tmp_path)))
-    assert host.load() is False
+    host.start()
     card = host.card()
     assert card["ready"] is False and "no promoted version" in card["load_error"]
-    [outcome] = host.inspect([np.zeros((64, 64), np.uint8)], [ImageOptions()])
-    assert outcome["failure"].startswith("no model loaded") and "no promoted version" in outcome["failure"]
+    assert str(tmp_path) not in card["load_error"]  # no internals in a reason a client may see
+    [outcome] = host.inspect("BEST", [np.zeros((64, 64), np.uint8)], [ImageOptions()], ["r1"])
+    assert outcome["failure"]["code"] == "model_unavailable"
+    assert "no promoted version" in outcome["failure"]["reason"]
     assert host.card()["batch_sizes"] == {"1": 1}
+
+
+def test_unknown_and_malformed_ids_are_unknown_models(tmp_path) -> None:
+    host = ModelHost(ServeConfig(registry_root=str(tmp_path)))
+    for model_id in ("no-such-version", "../../etc", "a/b"):
+        with pytest.raises(UnknownModel):
+            host.resolve(model_id)
 
 
 @pytest.mark.slow
@@ -30,18 +39,17 @@ def test_bad_version_keeps_the_current_model(tmp_path, endface_png) -> None:
     good = publish_tiny(root, accuracy=0.5)
     promote(root, "endface", good)
     host = ModelHost(ServeConfig(registry_root=root))
-    assert host.load() is True and host.card()["registry_version"] == good
-    assert host.load() is False  # same BEST: nothing reloaded
+    assert host.load() is True and host.model is not None and host.model.version == good
+    assert host.card()["registry_version"] == good
+    assert host.refresh() == [] and host.load() is False  # same BEST: nothing reloaded
 
     empty = publish(root, "endface", metrics={"pass_fail_accuracy": 0.9}, manifest={"base_model": "x"})
     promote(root, "endface", empty)
-    assert host.load() is False
+    assert host.refresh() == []
     card = host.card()
-    assert (
-        card["registry_version"] == good
-        and "neither a LoRA adapter nor a model checkpoint" in card["load_error"]
-    )
-    [outcome] = host.inspect([decode_image(endface_png[0])], [ImageOptions(profile="sm-pc")])
+    assert card["registry_version"] == good
+    assert "neither a LoRA adapter nor a model checkpoint" in host.load_errors["BEST"]
+    [outcome] = host.inspect("BEST", [decode_image(endface_png[0])], [ImageOptions(profile="sm-pc")], ["r1"])
     assert outcome["inspection"]["status"] == "ok"
     assert outcome["served"]["registry_version"] == good
 
@@ -52,5 +60,8 @@ def test_pinned_version_wins_over_best(tmp_path) -> None:
     promote(root, "endface", first)
     host = ModelHost(ServeConfig(registry_root=root))
     host.pinned = "no-such-version"
-    host.load()
-    assert "no-such-version" in host.card()["load_error"]
+    with pytest.raises(UnknownModel, match="no-such-version"):
+        host.acquire("BEST")
+    host.pinned = None
+    with pytest.raises(ModelUnavailable, match="neither a LoRA adapter"):
+        host.acquire("BEST")
