@@ -295,29 +295,26 @@ def _best_edge(
     min_step = config.min_edge_snr * noise
     coarse: list[_EdgeFit] = []
     tried = 0
-    for circle, falling in _centre_candidates(image, smooth, config, radius_range):
-        tried += 1
-        fit = _fit_edge(
+
+    def coarse_fit(circle: Circle, falling: bool) -> _EdgeFit | None:
+        half_window_px = max(8.0, 0.15 * circle.radius)
+        return _fit_edge(
             oriented[falling],
             circle,
-            half_window_px=max(8.0, 0.15 * circle.radius),
+            half_window_px=half_window_px,
             rays=120,
             step_px=0.5,
             min_step=min_step,
             rng=rng,
         )
+
+    for circle, falling in _centre_candidates(image, smooth, config, radius_range):
+        tried += 1
+        fit = coarse_fit(circle, falling)
         if fit is not None and 0.5 <= fit.support < 0.85:
             # A peak a few pixels off the true centre sees the edge on only part of its rays: casting
             # them again from the fitted circle's centre finds it all round, and spares the weaker peaks.
-            refit = _fit_edge(
-                oriented[falling],
-                fit.circle,
-                half_window_px=max(8.0, 0.15 * fit.circle.radius),
-                rays=120,
-                step_px=0.5,
-                min_step=min_step,
-                rng=rng,
-            )
+            refit = coarse_fit(fit.circle, falling)
             fit = refit if refit is not None and refit.support > fit.support else fit
         if fit is None or not radius_range[0] <= fit.circle.radius <= radius_range[1]:
             continue
