@@ -116,7 +116,10 @@ def test_a_shuffled_candidate_is_refused_and_best_is_unchanged(ray_local, fleet:
     assert decision["promoted"] and best_version(config.registry_root, "endface") == decision["version"]
     replica = host.replica
     assert host.load() and host.model.version == decision["version"] and host.replica == replica
-    assert host.model.inspector.vlm.adapter_id == str(fleet / "registry" / "endface" / decision["version"])
+    loaded = host.model  # the new adapter sits on the base already in memory; the old one is unloaded
+    assert loaded.local_dir == fleet / "registry" / "endface" / decision["version"]
+    assert loaded.adapter in host.bases[loaded.base].inspector.vlm.backend.loaded.model.peft_config
+    assert bootstrap.version not in host.versions
 
 
 def test_training_refuses_hold_out_images(fleet: Path) -> None:
