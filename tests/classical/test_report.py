@@ -12,12 +12,14 @@ import pytest
 from PIL import Image
 
 from fibervlm.classical import (
+    ClassicalConfig,
     ClassicalInspector,
     FibreNotFoundError,
     classical_report,
     decode_image,
     inspect_paths,
 )
+from fibervlm.classical.defects import DefectConfig
 from fibervlm.grading import grade
 from fibervlm.schemas import EndfaceReport
 from fibervlm.synth import APPEARANCES, SynthConfig, sample_face
@@ -89,6 +91,29 @@ def test_sizes_and_zones_are_measured(face) -> None:
     assert all(d.source == "classical" and 0 < d.confidence <= 1 for d in report.defects)
     # The report's verdict is exactly grade()'s on its own defects and geometry.
     assert grade(report.defects, report.zones, "sm-pc").pass_fail == report.pass_fail
+
+
+def test_finely_sampled_faces_are_resampled_without_moving_or_resizing_defects(face) -> None:
+    # At 0.3 µm/px the maps run on a 0.5 µm/px copy of the crop: the same defects come back, in the
+    # image's pixels and at their sizes, as from the full-resolution maps.
+    image, spec = face(um_per_px=0.3, digs=[(25, 30, 4.0)], scratches=[(20, 200, 3.0, 30)])
+    full = ClassicalConfig(defects=DefectConfig(work_um_per_px=None))
+    resampled, native = (
+        ClassicalInspector(c)(image, profile="sm-pc").defects for c in (ClassicalConfig(), full)
+    )
+    assert len(resampled) == len(native) == 2
+    (dig, line), (native_dig, native_line) = (
+        sorted(d, key=lambda d: d.line_px is not None) for d in (resampled, native)
+    )
+    x, y = spec.point(25, 30)
+    assert (
+        dig.type == "dig"
+        and math.hypot(dig.bbox[0] + dig.bbox[2] / 2 - x, dig.bbox[1] + dig.bbox[3] / 2 - y) < 1.5
+    )
+    assert dig.size_um == pytest.approx(native_dig.size_um, abs=0.6)
+    # Full resolution reads the straight scratch as slightly jagged (a crack); its track is the same.
+    assert line.type == "scratch" and line.size_um == pytest.approx(3.0, abs=0.6)
+    assert np.allclose(line.line_px, native_line.line_px, atol=3.0)
 
 
 def test_chip_is_found_on_the_edge(face) -> None:
