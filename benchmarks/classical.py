@@ -1,13 +1,14 @@
 """Milliseconds per face of the classical stage: this tree against a reference git revision, one run.
 
-    .venv/bin/python benchmarks/classical.py --n 10 [--reference a0f16aa]
+    .venv/bin/python benchmarks/classical.py --n 10 [--reference a0f16aa] [--um-per-px 0.3]
 
 Renders the faces once (`fibervlm.synth`, fixed seed, standard look, 640×480 and 1280×960), then times
 geometry only and the full report (geometry + proposals + sizing + grade) with this tree's `fibervlm` and
 with the package as it was at `--reference` (exported with `git archive` into a temporary folder and
 imported from there in a subprocess), on the same faces, one after the other. Median wall-clock and
 process-CPU milliseconds after one warm-up; CPU time is the steadier number on a shared machine.
-Everything runs on one thread (OpenCV, BLAS), as it would in one Ray worker per core.
+Everything runs on one thread (OpenCV, BLAS), as it would in one Ray worker per core. The faces' scale is
+drawn from the renderer's 0.3–0.8 µm/px unless `--um-per-px` pins it (a finely sampled scope costs most).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REFERENCE = "a0f16aa"  # main before the polar rewrite of the classical stage
 
 
-def _render(n: int, seed: int, path: Path) -> None:
+def _render(n: int, seed: int, path: Path, um_per_px: float | None) -> None:
     from fibervlm.synth import SynthConfig, sample_endface
 
     faces = {}
+    scale = {} if um_per_px is None else {"um_per_px": (um_per_px, um_per_px)}
     for width, height in SIZES:
         # The standard look: the reference revision predates the others (it finds no dark cladding).
-        config = SynthConfig(width_px=width, height_px=height, appearance="standard")
+        config = SynthConfig(width_px=width, height_px=height, appearance="standard", **scale)
         faces[f"{width}x{height}"] = np.stack(
             [sample_endface(seed, i, profile="sm-pc", config=config)[0] for i in range(n)]
         )
@@ -94,10 +96,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10, help="faces per size")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reference", default=DEFAULT_REFERENCE, help="git revision to compare with")
+    parser.add_argument("--um-per-px", type=float, help="pin the faces' scale (default: 0.3-0.8 drawn)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fibervlm-bench-") as scratch:
         faces_path = str(Path(scratch) / "faces.npz")
-        _render(args.n, args.seed, Path(faces_path))
+        _render(args.n, args.seed, Path(faces_path), args.um_per_px)
         reference_root = Path(scratch) / "reference"
         reference_root.mkdir()
         archive = subprocess.run(
@@ -106,7 +109,8 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(reference_root)], input=archive, check=True)
         current = _worker(faces_path, REPO)
         reference = _worker(faces_path, reference_root)
-    print(f"median ms per face of {args.n} (one thread); reference = {args.reference}")
+    scale = f"{args.um_per_px} µm/px" if args.um_per_px else "0.3-0.8 µm/px"
+    print(f"median ms per face of {args.n} at {scale} (one thread); reference = {args.reference}")
     header = ("wall ms", "cpu ms", "ref wall", "ref cpu", "speed-up")
     print(f"{'size / stage':28s}" + "".join(f"{name:>10s}" for name in header))
     for key, (wall, cpu) in current.items():

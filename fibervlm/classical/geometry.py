@@ -133,10 +133,13 @@ def _centre_votes(small: np.ndarray, radius_range: tuple[float, float], top_frac
     ux, uy = gx[ys, xs] / m, gy[ys, xs] / m
     radii = np.arange(max(2.0, radius_range[0]), radius_range[1] + 1, 1.0, dtype=np.float32)
     radii = np.concatenate([radii, -radii])
-    vx = np.rint(xs[:, None] + ux[:, None] * radii).astype(np.int64)
-    vy = np.rint(ys[:, None] + uy[:, None] * radii).astype(np.int64)
+    # float32 and int32: the (edge pixels × radii) arrays are the cost here. +0.5 then truncation
+    # rounds, once the votes off the image (negative) are left out.
+    fx = xs.astype(np.float32)[:, None] + 0.5 + ux[:, None] * radii
+    fy = ys.astype(np.float32)[:, None] + 0.5 + uy[:, None] * radii
     height, width = small.shape
-    inside = (vx >= 0) & (vx < width) & (vy >= 0) & (vy < height)
+    inside = (fx >= 0) & (fx < width) & (fy >= 0) & (fy < height)
+    vx, vy = fx.astype(np.int32), fy.astype(np.int32)
     weights = np.broadcast_to(np.sqrt(m)[:, None], vx.shape)[inside]
     votes = np.bincount(vy[inside] * width + vx[inside], weights=weights, minlength=height * width)
     return cv2.GaussianBlur(votes.reshape(height, width).astype(np.float32), (0, 0), 1.5)
