@@ -5,7 +5,10 @@ Every IEC 61300-3-35 table ends its last graded zone (D, contact) at 250 µm dia
 µm per pixel: a 5 µm dig is always the same number of pixels, whatever the microscope's magnification,
 and the ferrule beyond the contact zone (ungraded) costs no pixels. The stage-1 models see this view.
 A VLM preset may ask for a narrower, round one (`ModelPreset.view_um`): only the disc of that diameter,
-the rest painted over, so a small model is not distracted by the cladding's dark edge.
+the rest painted over, so a small model is not distracted by the cladding's dark edge, and the light
+flattened (each pixel over the median of a third of the view around it, at mid grey): vignetting, a hot
+spot and the tone of the glass (a dark or a bright cladding) divide out, defects smaller than a sixth of
+the view stay. Microscopes differ most in exactly those; a small model sees the same face through any.
 Without a geometry (the classical stage failed) the view is the whole image, padded to a square.
 """
 
@@ -31,6 +34,7 @@ class FibreView:
     side: int
     size: int
     disc: bool = False  # paint over what lies outside the inscribed disc
+    flat: bool = False  # divide out the light (vignetting, hot spot, the glass's tone)
 
     @property
     def scale(self) -> float:
@@ -47,6 +51,7 @@ class FibreView:
         *,
         view_um: float = VIEW_UM,
         disc: bool = False,
+        flat: bool = False,
     ) -> FibreView:
         """The window of `view_um` around the fibre, shown at `size` px (None: at its own resolution)."""
         if geometry is None:
@@ -54,7 +59,7 @@ class FibreView:
             return cls(0, 0, side, size or side)
         side = max(1, round(view_um / geometry.um_per_px))
         cx, cy = geometry.center_px
-        return cls(round(cx - side / 2), round(cy - side / 2), side, size or side, disc)
+        return cls(round(cx - side / 2), round(cy - side / 2), side, size or side, disc, flat)
 
     def render(self, image: np.ndarray) -> np.ndarray:
         """The window as a (size, size) uint8 image; parts outside the image repeat its border."""
@@ -67,11 +72,11 @@ class FibreView:
         window = cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE) if any(pads) else inside
         if self.disc:
             window = _paint_outside_disc(window)
-        if self.size == self.side:
-            return window
-        shrink = self.side > self.size  # INTER_AREA keeps small dark defects when shrinking
-        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        return cv2.resize(window, (self.size, self.size), interpolation=interpolation)
+        if self.size != self.side:
+            shrink = self.side > self.size  # INTER_AREA keeps small dark defects when shrinking
+            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            window = cv2.resize(window, (self.size, self.size), interpolation=interpolation)
+        return _flattened(window) if self.flat else window
 
     def to_original(self, xyxy: Sequence[float]) -> list[float]:
         """A box (x0, y0, x1, y1) in view pixels → original image pixels."""
@@ -92,6 +97,12 @@ def _paint_outside_disc(window: np.ndarray) -> np.ndarray:
     painted = window.copy()
     painted[outside] = np.median(window[~outside], axis=0) if (~outside).any() else 0
     return painted
+
+
+def _flattened(window: np.ndarray) -> np.ndarray:
+    """Each pixel over the median of a third of the view around it, at mid grey (128)."""
+    background = cv2.medianBlur(window, (window.shape[0] // 3) | 1).astype(np.float32)
+    return np.clip(128 * window.astype(np.float32) / np.maximum(background, 4.0), 0, 255).astype(np.uint8)
 
 
 def render_views(

@@ -39,7 +39,9 @@ def in_views(examples: Iterable[Example], view_um: float, views_dir: Path) -> It
         if report is None:
             yield example
             continue
-        window = FibreView.of(report.zones, report.width, report.height, view_um=view_um, disc=True)
+        window = FibreView.of(
+            report.zones, report.width, report.height, view_um=view_um, disc=True, flat=True
+        )
         with Image.open(example.image) as image:
             pixels = np.asarray(image.convert("RGB"))
         path = views_dir / f"{example.image_id or example.image.stem}.png"

@@ -82,8 +82,9 @@ def make_data(config: VlmDemoConfig) -> tuple[Path, Path]:
     from fibervlm.synth.dataset import write_dataset
 
     synth = SynthConfig(**config.synth)
-    # Keyed by what the data depends on: a changed config never reuses stale faces.
-    recipe = [synth.model_dump(mode="json"), config.n_train, config.n_holdout, config.model.view_um]
+    # Keyed by what the data depends on ("flat": views with the light divided out): a changed config
+    # never reuses stale faces.
+    recipe = [synth.model_dump(mode="json"), config.n_train, config.n_holdout, config.model.view_um, "flat"]
     data = Path(config.work_dir) / f"data-{stable_hash(recipe)}"
     train_jsonl = data / "train.jsonl"
     if not train_jsonl.is_file():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -41,6 +43,25 @@ def test_render_puts_the_fibre_centre_in_the_middle_and_pads_outside_the_image()
     dark = np.argwhere(rendered < 100)
     assert dark.mean(axis=0) == pytest.approx([130, 130], abs=1.5)  # (row, col) of the centre
     assert rendered[:, :10].min() == 200  # replicated border, not black
+
+
+def test_a_flat_view_divides_out_the_light_and_keeps_the_defect():
+    # The same face under vignetting and dark glass: the flat views agree, the dig stays as dark.
+    yy, xx = np.mgrid[:480, :640]
+    face = np.full((480, 640), 160.0)
+    face[(yy - 240) ** 2 + (xx - 330) ** 2 < 8**2] = 80.0  # an 8 µm dig at 0.5 µm/px, half as bright
+    vignetting = 1 - 0.5 * ((xx - 320) ** 2 + (yy - 240) ** 2) / 150**2
+    looks = [face, face * vignetting, face * 0.3]  # as shot, a camera's fall-off, a dark cladding
+    view = FibreView.of(_geometry(320, 240, 0.5), 640, 480, size=112, view_um=118, disc=True, flat=True)
+    flat = [view.render(look.astype(np.uint8)).astype(float) for look in looks]
+    raw = [
+        dataclasses.replace(view, flat=False).render(look.astype(np.uint8)).astype(float) for look in looks
+    ]
+    assert max(np.abs(f - flat[0]).mean() for f in flat) < 5
+    assert min(np.abs(r - raw[0]).mean() for r in raw[1:]) > 10
+    for rendered in flat:
+        assert np.median(rendered) == pytest.approx(128, abs=2)
+        assert rendered[54:58, 58:62].mean() == pytest.approx(64, abs=12)  # the dig: half the glass
 
 
 def test_without_geometry_the_view_is_the_whole_image():
