@@ -348,8 +348,22 @@ def cmd_detect_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detect_export(args: argparse.Namespace) -> int:
+    from fibervlm.detect.onnx_backend import export_detector, export_quality
+
+    written = {}
+    if args.only in (None, "detector"):
+        written["detector"] = str(export_detector(Path(args.detector_weights), imgsz=args.imgsz))
+    if args.only in (None, "quality"):
+        written["quality"] = str(export_quality(Path(args.quality_weights)))
+    print(json.dumps(written))
+    return 0
+
+
 def _add_detect(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="stage-1 detector: train offline")
+    from fibervlm.detect.config import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_QUALITY_WEIGHTS
+
+    p = sub.add_parser("detect", help="stage-1 detector: train offline, export to ONNX")
     actions = p.add_subparsers(dest="action", required=True)
     t = actions.add_parser("train", help="train a YOLO defect detector, fully offline")
     t.add_argument("--data", required=True, help="an ultralytics data.yaml, or a labels.jsonl to convert")
@@ -359,6 +373,13 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--out", default="runs/detect", help="where ultralytics writes the run")
     t.set_defaults(func=cmd_detect_train)
+    e = actions.add_parser("export", help="write the stage-1 models' .onnx beside their .pt")
+    e.add_argument("--format", choices=("onnx",), required=True, help="the only format: onnx")
+    e.add_argument("--detector-weights", default=str(DEFAULT_DETECTOR_WEIGHTS), help="YOLO .pt to export")
+    e.add_argument("--quality-weights", default=str(DEFAULT_QUALITY_WEIGHTS), help="classifier .pt to export")
+    e.add_argument("--imgsz", type=int, default=256, help="the detector's fibre-view size in pixels")
+    e.add_argument("--only", choices=("detector", "quality"), help="export only this model")
+    e.set_defaults(func=cmd_detect_export)
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:

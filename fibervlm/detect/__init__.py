@@ -1,7 +1,8 @@
 """Stage 1: fast defect proposals before the VLM, and a second opinion for disagreement mining.
 
 - `yolo.py`: the YOLO defect detector (ultralytics, fully offline): `train_detector`, `YoloDetector`;
-- `quality.py`: the PASS/FAIL quality classifier (MobileNetV3-small, 1 channel): `QualityClassifier`;
+- `quality.py`: the PASS/FAIL quality classifier (a patch net pooled by max): `QualityClassifier`;
+- `onnx_backend.py`: ONNX export of both, and the classifier on ONNX Runtime (`backend: onnxruntime`);
 - `dataset.py`: synth `labels.jsonl` → ultralytics detection layout;
 - `offline.py`: the one place that closes ultralytics' network paths;
 - `train_demo.py`: one command that trains the models shipped in `models/`.

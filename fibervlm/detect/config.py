@@ -13,6 +13,7 @@ from fibervlm.paths import REPO_ROOT
 MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_DETECTOR_WEIGHTS = MODELS_DIR / "detector" / "yolo11n-endface.pt"
 DEFAULT_QUALITY_WEIGHTS = MODELS_DIR / "quality" / "quality-endface.pt"
+Backend = Literal["pytorch", "onnxruntime"]
 
 
 def check_half(device: str, half: bool) -> None:
@@ -39,6 +40,10 @@ class DetectorConfig(StageColumns):
     """The YOLO defect detector as a stage: weights, inference settings, columns."""
 
     weights: Path = Field(default=DEFAULT_DETECTOR_WEIGHTS, description="A trained ultralytics .pt file.")
+    backend: Backend = Field(
+        default="pytorch",
+        description="'pytorch' runs the .pt; 'onnxruntime' its .onnx sibling (fibervlm detect export).",
+    )
     imgsz: int = Field(default=256, ge=32, description="Fibre-view size in pixels, as trained.")
     conf: float = Field(default=0.25, ge=0, le=1, description="Minimum confidence of a kept detection.")
     iou: float = Field(default=0.5, ge=0, le=1, description="IoU threshold of non-maximum suppression.")
@@ -60,7 +65,13 @@ class DetectorConfig(StageColumns):
 class QualityConfig(StageColumns):
     """The PASS/FAIL quality classifier as a stage."""
 
-    weights: Path = Field(default=DEFAULT_QUALITY_WEIGHTS, description="Weights saved by `save_classifier`.")
+    weights: Path = Field(
+        default=DEFAULT_QUALITY_WEIGHTS, description="Weights saved by `QualityModel.save`."
+    )
+    backend: Backend = Field(
+        default="pytorch",
+        description="'pytorch' runs the .pt; 'onnxruntime' its .onnx sibling (fibervlm detect export).",
+    )
     device: str = Field(default="cpu", description="'cpu' or 'cuda:0'.")
     batch_size: int = Field(default=16, ge=1, description="Images per forward pass inside one stage call.")
     error_column: str = Field(
@@ -80,13 +91,24 @@ class YoloTrainConfig(Config):
 
 
 class QualityTrainConfig(Config):
-    """How the demo PASS/FAIL classifier is trained (passed to `train_classifier`)."""
+    """How the PASS/FAIL classifier is trained (passed to `train_classifier`)."""
 
-    imgsz: int = Field(default=192, ge=32, description="Square input size of the classifier, pixels.")
-    width_mult: float = Field(default=0.5, gt=0, description="MobileNetV3-small width multiplier.")
-    epochs: int = Field(default=15, ge=1, description="Training epochs.")
-    batch: int = Field(default=32, ge=1, description="Images per training batch.")
-    lr: float = Field(default=2e-3, gt=0, description="AdamW learning rate.")
+    imgsz: int = Field(
+        default=256, ge=16, description="Fibre-view size in pixels (256: ~1 µm per pixel); a multiple of 8."
+    )
+    width: int = Field(default=16, ge=1, description="Channels of the patch net's first layer.")
+    epochs: int = Field(default=10, ge=1, description="Training epochs.")
+    batch: int = Field(default=32, ge=2, description="Images per training batch.")
+    lr: float = Field(default=3e-3, gt=0, description="AdamW peak learning rate (one-cycle schedule).")
+    compare_classical: bool = Field(
+        default=True, description="Also score the classical stage's verdict on the held-out faces."
+    )
+
+    @model_validator(mode="after")
+    def _patches_tile_the_view(self) -> QualityTrainConfig:
+        if self.imgsz % 8:
+            raise ValueError(f"quality.imgsz must be a multiple of 8 (the patch size), got {self.imgsz}")
+        return self
 
 
 class DetectDemoConfig(Config):

@@ -1,35 +1,41 @@
-"""The PASS/FAIL quality classifier: a compact MobileNetV3-small, 1 input channel, on the fibre's view.
+"""The PASS/FAIL quality classifier: a small fully convolutional net whose verdict is its worst patch.
 
-It looks at what the IEC grade depends on: the contact zone at a fixed scale (`FibreView`, from the
-classical geometry), or the whole image when no geometry is known. Random init, no downloaded weights.
+What fails a face is small and local (a 3 µm dig in the core, one wide scratch in the cladding), so a
+global CNN on a shrunken face sees nothing. This one looks at the fibre view (`FibreView`, 260 µm around
+the fibre centre) at about 1 µm per pixel, with four input channels: the view, its local residual (the
+view minus its 15 px median, in σ of the face's own noise: a dig stands out whatever the look), and the
+radius, in core radii and in µm (where a defect lies decides whether it counts). Its first layer sees
+2×2 pixels folded into channels, so a 2 px dig reaches the features whole; each 8 px patch gets a FAIL
+logit and the face's logit is their maximum plus a term of their mean (several small digs in the
+cladding fail together). Random init.
 Train from a folder per class (`root/PASS/*.png`, `root/FAIL/*.png`) or from labelled reports (a synth
 `labels.jsonl`, which also carries each face's geometry); save and load by path:
 
     >>> import tempfile
     >>> from fibervlm.synth import sample_endface
     >>> image, truth = sample_endface(seed=0, index=2, profile="sm-pc")
-    >>> untrained = QualityModel(net=build_network(0.5), imgsz=32, width_mult=0.5)  # none ships
+    >>> untrained = QualityModel(net=build_network(4), imgsz=32, width=4)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     model = QualityModel.load(untrained.save(Path(folder) / "q.pt"))
     >>> [(label, confidence)] = model.predict([image], [truth.zones])
     >>> label in ("PASS", "FAIL") and 0.5 <= round(confidence, 6) <= 1
     True
 
-`train_classifier(load_dataset(Path("labels.jsonl")), epochs=15)` trains one (see detect/train_demo.py).
+`train_classifier(load_dataset(Path("labels.jsonl")), epochs=12)` trains one (see detect/train_demo.py).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v3_small
 
 from fibervlm.detect.config import QualityConfig
 from fibervlm.detect.dataset import read_labels
@@ -43,21 +49,60 @@ from fibervlm.detect.images import (
     split_valid,
     with_geometries,
 )
-from fibervlm.schemas import ZoneGeometry
-from fibervlm.view import render_views
+from fibervlm.grading import grade, table_for_profile
+from fibervlm.schemas import Defect, ZoneGeometry
+from fibervlm.view import FibreView, render_views
+
+if TYPE_CHECKING:
+    from fibervlm.detect.onnx_backend import OnnxQualityModel
 
 CLASSES: tuple[str, str] = ("PASS", "FAIL")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+IN_CHANNELS = 4  # view, residual, radius in core radii, radius in view half-sides
+PATCH_PX = 8  # one FAIL logit per 8 × 8 view pixels (the net's output stride)
+ARCH = "patch-max-v1"  # saved with the weights: an older file is refused, not misread
+RESIDUAL_MEDIAN_PX = 15  # wider than the digs that grade (<= 10 µm at ~1 µm/px): they stay in the residual
+RESIDUAL_CLIP_SIGMA = 8.0
 
 
-def build_network(width_mult: float = 0.5) -> nn.Module:
-    """MobileNetV3-small with a 1-channel stem and a 2-way head (PASS, FAIL)."""
-    net = mobilenet_v3_small(weights=None, num_classes=len(CLASSES), width_mult=width_mult)
-    stem = net.features[0][0]
-    net.features[0][0] = nn.Conv2d(
-        1, stem.out_channels, stem.kernel_size, stride=stem.stride, padding=stem.padding, bias=False
+def _block(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()
     )
-    return net
+
+
+class QualityNet(nn.Module):
+    """(N, 4, S, S) → (N,) FAIL logits, pooled from a (N, S/8, S/8) map of patch logits."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            # 2×2 pixels to channels: lossless, so a 2 px dig reaches the first layer whole, at a quarter
+            # of a full-resolution convolution's cost
+            nn.PixelUnshuffle(2),
+            _block(4 * IN_CHANNELS, w, 1),
+            _block(w, 2 * w, 2),
+            _block(2 * w, 2 * w, 2),
+            _block(2 * w, 2 * w, 1),
+        )
+        self.patch = nn.Conv2d(2 * w, 1, 1)
+        self.mean = nn.Linear(2 * w, 1)
+
+    def face_and_patches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """((N,) face FAIL logits, (N, S/8, S/8) patch FAIL logits)."""
+        features = self.features(x)  # (N, 2w, S/8, S/8)
+        patches = self.patch(features).squeeze(1)
+        worst = patches.flatten(1).amax(dim=1)  # (N,)
+        return worst + self.mean(features.mean(dim=(2, 3))).squeeze(1), patches
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.face_and_patches(x)[0]
+
+
+def build_network(width: int = 16) -> QualityNet:
+    """The patch net with `width` channels in its first layer (random init)."""
+    return QualityNet(width)
 
 
 @dataclass
@@ -67,15 +112,84 @@ class LabelledFaces:
     images: list[np.ndarray]
     labels: list[str]
     geometries: list[ZoneGeometry | None]
+    # per face, the [x, y, w, h] boxes (original pixels) of the defects that fail it on their own; None
+    # where unknown (a folder of images): then only the face's label teaches
+    fail_boxes: list[list[list[float]] | None] | None = None
+
+
+def residual_sigma(view: np.ndarray) -> np.ndarray:
+    """(S, S) float32: the uint8 view minus its local median, in σ of the face's noise, clipped.
+
+    σ is the residual's median absolute deviation, so a dig's channel value does not depend on the look's
+    brightness or contrast; the floor keeps a noiseless face's tiny ripples from blowing up.
+    """
+    residual = view.astype(np.float32) - cv2.medianBlur(view, RESIDUAL_MEDIAN_PX)
+    sigma = max(1.4826 * float(np.median(np.abs(residual))), 0.5)
+    return np.clip(residual / sigma, -RESIDUAL_CLIP_SIGMA, RESIDUAL_CLIP_SIGMA)
+
+
+@dataclass
+class Views:
+    """What the net is fed, kept small: uint8 views, float16 residuals, core radius in view pixels."""
+
+    views: np.ndarray  # (N, S, S) uint8
+    residuals: np.ndarray  # (N, S, S) float16, σ
+    core_px: np.ndarray  # (N,) float32; 0 where the geometry is unknown
+    windows: list[FibreView]
+
+    @classmethod
+    def of(cls, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None], size: int) -> Views:
+        views, windows = render_views(images, geometries, size)
+        return cls(
+            views=np.stack(views),
+            residuals=np.stack([residual_sigma(v) for v in views]).astype(np.float16),
+            core_px=np.array([_core_px(g, w) for g, w in zip(geometries, windows, strict=True)], np.float32),
+            windows=windows,
+        )
+
+    def patch_targets(self, boxes: Sequence[list[list[float]] | None]) -> tuple[np.ndarray, np.ndarray]:
+        """((N, S/8, S/8) 1 on patches a failing box touches, (N,) whether the face has box truth)."""
+        grid = self.views.shape[-1] // PATCH_PX
+        targets = np.zeros((len(self.windows), grid, grid), np.float32)
+        known = np.array([b is not None for b in boxes])
+        for target, window, face_boxes in zip(targets, self.windows, boxes, strict=True):
+            for box in face_boxes or []:
+                x, y, w, h = (v / PATCH_PX for v in window.from_original(box))
+                x0, y0 = max(0, int(np.floor(x))), max(0, int(np.floor(y)))
+                x1, y1 = (
+                    min(grid, max(x0 + 1, int(np.ceil(x + w)))),
+                    min(grid, max(y0 + 1, int(np.ceil(y + h)))),
+                )
+                if x0 < x1 and y0 < y1:  # a box off the view (beyond the contact zone) marks nothing
+                    target[y0:y1, x0:x1] = 1.0
+        return targets, known
+
+    def tensor(self, rows: Sequence[int] | slice = slice(None)) -> torch.Tensor:
+        """(n, 4, S, S) float32: view in [-1, 1], residual / 4, radius in core radii / 4, radius / (S/2)."""
+        views = torch.from_numpy(self.views[rows]).float() / 127.5 - 1.0
+        residuals = torch.from_numpy(self.residuals[rows].astype(np.float32)) / 4.0
+        core = torch.from_numpy(self.core_px[rows])
+        size = views.shape[-1]
+        yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+        radius = torch.hypot(yy - (size - 1) / 2, xx - (size - 1) / 2)  # (S, S) view pixels
+        in_core = torch.where(
+            core[:, None, None] > 0,
+            (radius / core.clamp(min=1e-3)[:, None, None]).clamp(max=4.0) / 4.0,
+            torch.zeros(()),
+        )
+        absolute = (radius / (size / 2)).expand_as(views)
+        return torch.stack([views, residuals, in_core, absolute], dim=1)
+
+
+def _core_px(geometry: ZoneGeometry | None, window: FibreView) -> float:
+    return 0.0 if geometry is None else geometry.core_radius_px / window.scale
 
 
 def to_tensor(
     images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None, imgsz: int
 ) -> torch.Tensor:
-    """(N, 1, imgsz, imgsz) float in [-1, 1]: each grayscale uint8 image's fibre view."""
-    views, _ = render_views(images, geometries or [None] * len(images), imgsz)
-    array = np.stack(views).astype(np.float32)[:, None] / 127.5 - 1.0
-    return torch.from_numpy(array)
+    """(N, 4, imgsz, imgsz) float: each grayscale uint8 image's fibre view and its derived channels."""
+    return Views.of(images, geometries or [None] * len(images), imgsz).tensor()
 
 
 @dataclass
@@ -84,27 +198,34 @@ class QualityModel:
 
     net: nn.Module
     imgsz: int
-    width_mult: float
+    width: int
     device: str = "cpu"
 
     @torch.no_grad()
+    def fail_probability(
+        self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
+    ) -> np.ndarray:
+        """(N,) P(FAIL) per grayscale uint8 image."""
+        if not images:
+            return np.zeros(0)
+        self.net.eval()
+        x = to_tensor(images, geometries, self.imgsz).to(self.device)
+        return torch.sigmoid(self.net(x)).cpu().double().numpy()
+
     def predict(
         self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
     ) -> list[tuple[str, float]]:
-        """(label, confidence) per grayscale uint8 image; confidence is the softmax of the label."""
-        if not images:
-            return []
-        self.net.eval()
-        x = to_tensor(images, geometries, self.imgsz).to(self.device)
-        probs = torch.softmax(self.net(x), dim=1).cpu()
-        conf, index = probs.max(dim=1)
-        return [(CLASSES[i], float(c)) for i, c in zip(index.tolist(), conf.tolist(), strict=True)]
+        """(label, confidence) per grayscale uint8 image; confidence is the probability of the label."""
+        return [
+            ("FAIL", float(p)) if p >= 0.5 else ("PASS", float(1 - p))
+            for p in self.fail_probability(images, geometries)
+        ]
 
     def save(self, path: Path) -> Path:
         """fp16 weights (half the bytes; the classifier is insensitive to it) plus the architecture."""
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()}
-        meta = {"classes": list(CLASSES), "imgsz": self.imgsz, "width_mult": self.width_mult}
+        meta = {"classes": list(CLASSES), "imgsz": self.imgsz, "width": self.width, "arch": ARCH}
         torch.save({"meta": meta, "state_dict": state}, path)
         return path
 
@@ -116,13 +237,13 @@ class QualityModel:
         meta = saved["meta"]
         if tuple(meta["classes"]) != CLASSES:
             raise ValueError(f"{path}: classes {meta['classes']} are not {list(CLASSES)}")
-        net = build_network(meta["width_mult"])
+        if meta.get("arch") != ARCH:
+            raise ValueError(f"{path}: architecture {meta.get('arch')!r} is not {ARCH!r}; retrain it")
+        net = build_network(meta["width"])
         net.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in saved["state_dict"].items()}
         )
-        return cls(
-            net=net.to(device).eval(), imgsz=meta["imgsz"], width_mult=meta["width_mult"], device=device
-        )
+        return cls(net=net.to(device).eval(), imgsz=meta["imgsz"], width=meta["width"], device=device)
 
 
 def load_folder_dataset(root: Path) -> LabelledFaces:
@@ -146,7 +267,17 @@ def load_labels_dataset(labels_jsonl: Path) -> LabelledFaces:
         [read_gray(r.path) for r in records],
         [str(r.report.pass_fail) for r in records],
         [r.report.zones for r in records],
+        [failing_boxes(r.report.defects, r.report.zones, r.report.profile) for r in records],
     )
+
+
+def failing_boxes(defects: Sequence[Defect], zones: ZoneGeometry, profile: str) -> list[list[float]]:
+    """Boxes of the defects that fail a face on their own (IEC rules): where its patches should fire.
+
+    A face failed only by a count (six 3 µm digs in the cladding) has none: its label teaches that.
+    """
+    table = table_for_profile(profile)
+    return [list(d.bbox) for d in defects if grade([d], zones, table).pass_fail == "FAIL"]
 
 
 def load_dataset(data: Path) -> LabelledFaces:
@@ -154,62 +285,95 @@ def load_dataset(data: Path) -> LabelledFaces:
     return load_labels_dataset(data) if data.is_file() else load_folder_dataset(data)
 
 
-def _augment(batch: torch.Tensor) -> torch.Tensor:
-    """Flips and quarter turns: an end face's grade does not change under them."""
+def _augment(batch: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flips and quarter turns of (N, C, S, S) inputs and their (N, g, g) patch targets alike: an end
+    face's grade does not change under them."""
     if random.random() < 0.5:
-        batch = batch.flip(3)
-    return torch.rot90(batch, k=random.randrange(4), dims=(2, 3))
+        batch, targets = batch.flip(3), targets.flip(2)
+    k = random.randrange(4)
+    return torch.rot90(batch, k=k, dims=(2, 3)), torch.rot90(targets, k=k, dims=(1, 2))
 
 
 def train_classifier(
     faces: LabelledFaces,
     *,
-    imgsz: int = 192,
-    width_mult: float = 0.5,
-    epochs: int = 15,
+    imgsz: int = 256,
+    width: int = 16,
+    epochs: int = 10,
     batch: int = 32,
-    lr: float = 2e-3,
+    lr: float = 3e-3,
     seed: int = 0,
+    log: Callable[[str], None] | None = None,
 ) -> QualityModel:
-    """Train from scratch on CPU; class-balanced loss, since PASS and FAIL are rarely equally common."""
+    """Train from scratch on CPU: the face's label and, where the faces carry `fail_boxes`, each patch's
+    (does a defect that fails the face lie in it?); positives weighted up, as they are the rarer."""
     unknown = sorted(set(faces.labels) - set(CLASSES))
     if unknown:
         raise ValueError(f"labels {unknown} are not in {list(CLASSES)}")
     random.seed(seed)
     torch.manual_seed(seed)
-    x = to_tensor(faces.images, faces.geometries, imgsz)
-    y = torch.tensor([CLASSES.index(label) for label in faces.labels])
-    counts = torch.bincount(y, minlength=len(CLASSES)).clamp(min=1).float()
-    loss_fn = nn.CrossEntropyLoss(weight=counts.sum() / (len(CLASSES) * counts))
-    net = build_network(width_mult)
+    data = Views.of(faces.images, faces.geometries, imgsz)
+    targets, known = data.patch_targets(faces.fail_boxes or [None] * len(faces.labels))
+    patch_targets, has_boxes = torch.from_numpy(targets), torch.from_numpy(known)
+    y = torch.tensor([float(label == "FAIL") for label in faces.labels])
+    n_fail = float(y.sum())
+    face_loss = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - n_fail) / max(n_fail, 1.0)))
+    positive = float(patch_targets[has_boxes].mean()) if has_boxes.any() else 0.5
+    patch_loss = nn.BCEWithLogitsLoss(
+        pos_weight=torch.tensor(min(50.0, (1 - positive) / max(positive, 1e-6)))
+    )
+    net = build_network(width)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * max(1, -(-len(y) // batch))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     generator = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        losses = []
         for rows in torch.randperm(len(y), generator=generator).split(batch):
             if len(rows) < 2:  # batch norm needs two samples
                 continue
             optimizer.zero_grad()
-            loss_fn(net(_augment(x[rows])), y[rows]).backward()
+            x, t = _augment(data.tensor(rows.numpy()), patch_targets[rows])
+            face, patches = net.face_and_patches(x)
+            loss = face_loss(face, y[rows])
+            boxed = has_boxes[rows]
+            if boxed.any():  # dense truth: every patch is told whether a failing defect lies in it
+                loss = loss + patch_loss(patches[boxed], t[boxed])
+            loss.backward()
             optimizer.step()
             scheduler.step()
-    return QualityModel(net=net.eval(), imgsz=imgsz, width_mult=width_mult)
+            losses.append(float(loss.detach()))
+        if log is not None:
+            log(f"quality epoch {epoch + 1}/{epochs}: mean loss {np.mean(losses):.4f}")
+    return QualityModel(net=net.eval(), imgsz=imgsz, width=width)
+
+
+def auroc(scores: Sequence[float], positives: Sequence[bool]) -> float:
+    """Area under the ROC curve: P(a random positive scores above a random negative), ties count half."""
+    s = np.asarray(scores, dtype=np.float64)
+    pos = np.asarray(positives, dtype=bool)
+    if pos.all() or not pos.any():
+        return float("nan")
+    greater = s[pos][:, None] - s[~pos][None, :]
+    return float(np.mean(greater > 0) + 0.5 * np.mean(greater == 0))
 
 
 def accuracy(model: QualityModel, faces: LabelledFaces) -> dict[str, float]:
-    """Accuracy, and recall of each class (a FAIL missed is worse than a PASS doubted)."""
-    predicted = [
-        label
-        for start in range(0, len(faces.images), 64)
-        for label, _ in model.predict(faces.images[start : start + 64], faces.geometries[start : start + 64])
-    ]
+    """Accuracy, recall of each class (a FAIL missed is worse than a PASS doubted) and AUROC of P(FAIL)."""
+    p_fail = np.concatenate(
+        [
+            model.fail_probability(faces.images[start : start + 64], faces.geometries[start : start + 64])
+            for start in range(0, len(faces.images), 64)
+        ]
+    )
+    predicted = ["FAIL" if p >= 0.5 else "PASS" for p in p_fail]
     hits = [p == t for p, t in zip(predicted, faces.labels, strict=True)]
     metrics = {"accuracy": float(np.mean(hits)), "n": float(len(faces.labels))}
     for cls in CLASSES:
         rows = [h for h, t in zip(hits, faces.labels, strict=True) if t == cls]
         metrics[f"recall_{cls}"] = float(np.mean(rows)) if rows else float("nan")
+    metrics["auroc"] = auroc(p_fail.tolist(), [t == "FAIL" for t in faces.labels])
     return metrics
 
 
@@ -219,7 +383,13 @@ class QualityClassifier:
     def __init__(self, config: QualityConfig | None = None, **overrides: Any) -> None:
         base = config.model_dump() if config else {}
         self.config = QualityConfig.model_validate({**base, **overrides})
-        self.model = QualityModel.load(self.config.weights, device=self.config.device)
+        self.model: QualityModel | OnnxQualityModel
+        if self.config.backend == "onnxruntime":
+            from fibervlm.detect.onnx_backend import OnnxQualityModel, weights_for
+
+            self.model = OnnxQualityModel(weights_for(self.config.weights, "onnxruntime"))
+        else:
+            self.model = QualityModel.load(self.config.weights, device=self.config.device)
 
     def predict(
         self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None

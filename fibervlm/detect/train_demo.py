@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ from fibervlm.config import load_config
 from fibervlm.detect.config import DetectDemoConfig, DetectorConfig
 from fibervlm.detect.dataset import LabelledImage, export_yolo_dataset, read_labels, yolo_box
 from fibervlm.detect.images import read_gray
-from fibervlm.detect.quality import accuracy, load_labels_dataset, train_classifier
+from fibervlm.detect.quality import LabelledFaces, accuracy, load_labels_dataset, train_classifier
 from fibervlm.detect.yolo import YoloDetector, train_detector, validate_detector
 from fibervlm.grading import grade_report_fields
-from fibervlm.schemas import Defect
+from fibervlm.schemas import Defect, ZoneGeometry
 from fibervlm.synth import write_dataset
 from fibervlm.view import FibreView
 
@@ -156,13 +157,30 @@ def train_demo_detector(config: DetectDemoConfig, train_labels: Path, test_label
     }
 
 
+def classical_verdicts(
+    faces: LabelledFaces, profiles: list[str]
+) -> list[tuple[str | None, ZoneGeometry | None]]:
+    """The classical stage's PASS/FAIL and geometry per face (told the profile; None where it failed)."""
+    from fibervlm.classical import classical_report
+
+    verdicts: list[tuple[str | None, ZoneGeometry | None]] = []
+    for image, profile in zip(faces.images, profiles, strict=True):
+        try:
+            report = classical_report(image, profile=profile)
+        except ValueError:  # no fibre found: no verdict, scored as wrong
+            verdicts.append((None, None))
+            continue
+        verdicts.append((str(report.pass_fail) if report.pass_fail else None, report.zones))
+    return verdicts
+
+
 def train_demo_quality(config: DetectDemoConfig, train_labels: Path, test_labels: Path) -> dict[str, Any]:
     q = config.quality
     faces = load_labels_dataset(train_labels)
     started = time.perf_counter()
     model = train_classifier(
-        faces, imgsz=q.imgsz, width_mult=q.width_mult, epochs=q.epochs, batch=q.batch, lr=q.lr,
-        seed=config.seed,
+        faces, imgsz=q.imgsz, width=q.width, epochs=q.epochs, batch=q.batch, lr=q.lr, seed=config.seed,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
     )  # fmt: skip
     train_s = time.perf_counter() - started
     model.save(config.quality_weights)
@@ -170,7 +188,7 @@ def train_demo_quality(config: DetectDemoConfig, train_labels: Path, test_labels
     majority = max(set(faces.labels), key=faces.labels.count)
     scores = accuracy(model, held_out)
     baseline = held_out.labels.count(majority) / len(held_out.labels)
-    return {
+    results: dict[str, Any] = {
         "train_s": round(train_s, 1),
         "n_train": len(faces.labels),
         "n_held_out": len(held_out.labels),
@@ -179,6 +197,16 @@ def train_demo_quality(config: DetectDemoConfig, train_labels: Path, test_labels
         "beats_majority_baseline": scores["accuracy"] > baseline,  # else not worth shipping
         "train_fail_fraction": faces.labels.count("FAIL") / len(faces.labels),
     }
+    if q.compare_classical:  # the stage it must beat, and the classifier on that stage's geometry
+        classical = classical_verdicts(held_out, [r.report.profile for r in read_labels(test_labels)])
+        hits = [v == t for (v, _), t in zip(classical, held_out.labels, strict=True)]
+        on_fitted = LabelledFaces(held_out.images, held_out.labels, [g for _, g in classical])
+        results["held_out_classical"] = {
+            "accuracy": sum(hits) / len(hits),
+            "no_verdict": sum(v is None for v, _ in classical),
+        }
+        results["held_out_on_classical_geometry"] = accuracy(model, on_fitted)
+    return results
 
 
 def train_demo_stage1(config: DetectDemoConfig, only: str | None = None) -> dict[str, Any]:

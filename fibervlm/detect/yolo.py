@@ -152,10 +152,14 @@ class YoloDetector:
         self.config = DetectorConfig.model_validate({**base, **overrides})
         check_half(self.config.device, self.config.half)
         weights = Path(self.config.weights)
-        if not weights.is_file():
+        if not weights.is_file() and self.config.backend == "pytorch":
             raise FileNotFoundError(
                 f"no detector weights at {weights} (train one: python -m fibervlm.detect.train_demo)"
             )
+        if self.config.backend == "onnxruntime":  # ultralytics runs an .onnx file on ONNX Runtime
+            from fibervlm.detect.onnx_backend import weights_for
+
+            weights = weights_for(weights, "onnxruntime")
         self.model = ultralytics_offline().YOLO(str(weights), task="detect")
         self.names: dict[int, str] = dict(self.model.names)
         unknown = sorted(set(self.names.values()) - set(DEFECT_TYPES))

@@ -52,6 +52,7 @@ LOADERS: list[tuple[str, Callable[[Path], Any], str]] = [
     ("serve.yaml", _serve, "ServeConfig"),
     ("retrain.yaml", _typed("fibervlm.retrain.config:RetrainConfig"), "RetrainConfig"),
     ("detect/demo.yaml", _typed("fibervlm.detect.config:DetectDemoConfig"), "DetectDemoConfig"),
+    ("detect/quality.yaml", _typed("fibervlm.detect.config:DetectDemoConfig"), "DetectDemoConfig"),
     ("detect/detector.yaml", _typed("fibervlm.detect.config:DetectorConfig"), "DetectorConfig"),
     ("models/*.yaml", _preset, "ModelPreset"),
     ("train/tiny-demo.yaml", _typed("fibervlm.train.demo:VlmDemoConfig"), "VlmDemoConfig"),

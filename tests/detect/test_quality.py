@@ -5,21 +5,27 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from fibervlm.detect.quality import (
     CLASSES,
     LabelledFaces,
     QualityClassifier,
     QualityModel,
+    Views,
     accuracy,
+    auroc,
+    build_network,
     load_dataset,
+    residual_sigma,
     train_classifier,
 )
+from fibervlm.schemas import ZoneGeometry
 
 
 @pytest.fixture(scope="module")
 def trained(synth_train, tmp_path_factory):
-    model = train_classifier(load_dataset(synth_train), imgsz=64, epochs=2, batch=8, seed=0)
+    model = train_classifier(load_dataset(synth_train), imgsz=64, width=4, epochs=2, batch=8, seed=0)
     return model, model.save(tmp_path_factory.mktemp("quality") / "quality.pt")
 
 
@@ -36,7 +42,7 @@ def test_train_save_load_predict_round_trip(trained, synth_test):
     model, path = trained
     assert path.stat().st_size < 5e6
     loaded = QualityModel.load(path)
-    assert (loaded.imgsz, loaded.width_mult) == (64, model.width_mult)
+    assert (loaded.imgsz, loaded.width) == (64, model.width)
     faces = load_dataset(synth_test)
     before = model.predict(faces.images, faces.geometries)
     after = loaded.predict(faces.images, faces.geometries)
@@ -90,3 +96,44 @@ def test_a_malformed_geometry_fails_its_row_only(trained, synth_test):
     out = stage({"image": faces.images[:2], "zones": zones})
     assert out["quality_error"][0] is None and out["quality_label"][0] in CLASSES
     assert out["quality_error"][1].startswith("geometry:") and out["quality_label"][1] is None
+
+
+def test_residual_channel_shows_a_small_dig_in_sigma_of_the_noise():
+    rng = np.random.default_rng(0)
+    view = np.clip(rng.normal(120, 3, (64, 64)), 0, 255).astype(np.uint8)
+    view[30:32, 40:42] = 60  # a 2 px dark dig
+    residual = residual_sigma(view)
+    assert residual[30:32, 40:42].max() == -8.0  # clipped at 8 σ
+    assert np.abs(residual).mean() < 1.0  # the rest is noise of about 1 σ
+    brighter = residual_sigma(np.clip(view.astype(int) * 2, 0, 255).astype(np.uint8))
+    assert brighter[30, 40] == -8.0  # in σ: the same whatever the exposure
+
+
+def test_views_carry_the_radius_in_core_radii_and_nothing_without_geometry():
+    image = np.full((200, 300), 128, np.uint8)
+    geometry = ZoneGeometry(
+        center_px=[150.0, 100.0], core_radius_px=20.0, cladding_radius_px=60.0, um_per_px=1.0
+    )
+    x = Views.of([image, image], [geometry, None], 64).tensor()
+    assert x.shape == (2, 4, 64, 64)
+    scale = 260 / 64  # original pixels per view pixel
+    assert float(x[0, 2, 32, 32]) < 0.1  # the centre: inside the core
+    assert float(x[0, 2, 32, 32 + round(2 * 20.0 / scale)]) == pytest.approx(0.5, abs=0.15)  # 2 core radii
+    assert float(x[1, 2].abs().max()) == 0.0  # unknown geometry: no core channel
+    assert torch.equal(x[0, 3], x[1, 3])  # radius in view half-sides: the same for every face
+
+
+def test_auroc_ranks_and_ties():
+    assert auroc([0.9, 0.8, 0.1, 0.2], [True, True, False, False]) == 1.0
+    assert auroc([0.1, 0.9], [True, False]) == 0.0
+    assert auroc([0.5, 0.5], [True, False]) == 0.5
+    assert np.isnan(auroc([0.3, 0.4], [True, True]))
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    path = QualityModel(net=build_network(4), imgsz=32, width=4).save(tmp_path / "q.pt")
+    saved = torch.load(path, weights_only=True)
+    saved["meta"]["arch"] = "mobilenet-v3-small"
+    torch.save(saved, path)
+    with pytest.raises(ValueError, match="architecture 'mobilenet-v3-small'"):
+        QualityModel.load(path)

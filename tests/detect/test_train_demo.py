@@ -31,3 +31,7 @@ def test_tiny_quality_demo_writes_weights_and_metrics(tmp_path, capsys):
     assert saved["n_train"] == 8 and saved["n_held_out"] == 4
     assert 0 <= saved["held_out"]["accuracy"] <= 1 and saved["config"]["quality"]["imgsz"] == 32
     assert QualityModel.load(weights).imgsz == 32
+    assert set(saved["held_out"]) >= {"accuracy", "auroc", "recall_FAIL"}
+    classical = saved["held_out_classical"]  # the stage the classifier is compared with, same faces
+    assert 0 <= classical["accuracy"] <= 1 and 0 <= classical["no_verdict"] <= 4
+    assert saved["held_out_on_classical_geometry"]["n"] == 4
