@@ -1,0 +1,63 @@
+"""Write a set of synthetic parts: the views as PNG files grouped by part, a labels file, a Parquet table.
+
+    out/views/part-001-00000_a.png, _b.png, _c.png    the seed's view suffixes
+    out/labels.jsonl                                  one line per part: id, views, context, gold report
+    out/views.parquet                                 one row per view: part_id, view, image (PNG bytes)
+
+The Parquet table is the backfill's input: its rows are grouped back into parts by `part_id`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from fibervlm.cad.drawing import draw_part
+from fibervlm.cad.ocr import OcrEngine, context_text
+from fibervlm.cad.parts import sample_part
+
+
+def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto") -> dict[str, Any]:
+    """Render `n` parts of set `seed` under `out`; returns a summary (counts per family, OCR source)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    views_dir = out / "views"
+    views_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[Any]] = {"part_id": [], "view": [], "image": []}
+    families: dict[str, int] = {}
+    sources: set[str] = set()
+    with (out / "labels.jsonl").open("w") as labels:
+        for index in range(n):
+            part = sample_part(seed, index)
+            drawing = draw_part(part)
+            context, source = context_text(drawing, ocr)
+            sources.add(source)
+            paths = []
+            for name, image in drawing.views.items():
+                path = views_dir / f"{part.part_id}_{name}.png"
+                buffer = io.BytesIO()
+                image.save(buffer, format="PNG")
+                path.write_bytes(buffer.getvalue())
+                paths.append(str(path.relative_to(out)))
+                rows["part_id"].append(part.part_id)
+                rows["view"].append(name)
+                rows["image"].append(buffer.getvalue())
+            line = {
+                "part_id": part.part_id,
+                "views": paths,
+                "context": context,
+                "context_source": source,
+                "gold": part.report.model_dump(mode="json"),
+            }
+            labels.write(json.dumps(line) + "\n")
+            families[part.family] = families.get(part.family, 0) + 1
+    pq.write_table(pa.table(rows), out / "views.parquet")
+    return {"out": str(out), "n_parts": n, "seed": seed, "families": families, "ocr": sorted(sources)}
+
+
+def read_labels(path: Path) -> list[dict[str, Any]]:
+    """The lines of a `labels.jsonl`."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
