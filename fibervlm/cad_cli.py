@@ -16,7 +16,8 @@ from pathlib import Path
 def cmd_synth(args: argparse.Namespace) -> int:
     from fibervlm.cad.dataset import write_parts
 
-    print(json.dumps(write_parts(out=Path(args.out), n=args.n, seed=args.seed, ocr=args.ocr), indent=2))
+    summary = write_parts(out=Path(args.out), n=args.n, seed=args.seed, ocr=args.ocr, broken=args.broken)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -108,6 +109,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from fibervlm.pipeline.cad import CadBackfillConfig, run_cad_backfill
+
+    config = CadBackfillConfig(
+        input=args.input, output=args.output, model=args.model, adapter=args.adapter, ocr=args.ocr
+    )
+    print(json.dumps(run_cad_backfill(config), indent=2))
+    return 0
+
+
 def add_cad(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cad", help="the drawings task: synthetic parts, OpenSCAD export, baseline, metrics")
     actions = p.add_subparsers(dest="action", required=True)
@@ -120,6 +131,9 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
         choices=("auto", "tesseract", "generator"),
         default="auto",
         help="context text: Tesseract when installed (auto), or the generator's own labels",
+    )
+    s.add_argument(
+        "--broken", type=int, default=0, help="spoil the front view of this many parts (Parquet only)"
     )
     s.set_defaults(func=cmd_synth)
     e = actions.add_parser(
@@ -140,6 +154,13 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", type=int, default=4)
     r.add_argument("--out", required=True, help="predictions JSONL")
     r.set_defaults(func=cmd_predict)
+    f = actions.add_parser("backfill", help="Ray Data: view rows grouped by part_id, one CAD answer per part")
+    f.add_argument("--input", required=True, help="Parquet of views: part_id, view, image")
+    f.add_argument("--output", required=True, help="folder for the answers (Parquet, _summary.json)")
+    f.add_argument("--model", default="tiny-qwen2-vl", help="model preset or directory")
+    f.add_argument("--adapter", help="LoRA adapter directory")
+    f.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
+    f.set_defaults(func=cmd_backfill)
     v = actions.add_parser("eval", help="JSON validity, slot F1, dimension accuracy (5 %%), render success")
     v.add_argument("--pred", required=True, help="predictions JSONL (part_id, raw)")
     v.add_argument("--labels", required=True, help="labels.jsonl of `cad synth`")

@@ -18,9 +18,15 @@ from fibervlm.cad.drawing import draw_part
 from fibervlm.cad.ocr import OcrEngine, context_text
 from fibervlm.cad.parts import sample_part
 
+BREAKAGES = ("corrupt", "empty", "duplicate")  # what `broken` does to a part's front view, in turn
 
-def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto") -> dict[str, Any]:
-    """Render `n` parts of set `seed` under `out`; returns a summary (counts per family, OCR source)."""
+
+def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto", broken: int = 0) -> dict[str, Any]:
+    """Render `n` parts of set `seed` under `out`; returns a summary (counts per family, OCR source).
+
+    `broken` > 0 spoils the front view of the first `broken` parts in `views.parquet` only (corrupt
+    bytes, empty bytes, the view twice, in turn): the backfill's error rows. The PNG files stay whole.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -54,8 +60,27 @@ def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto") -> dic
             }
             labels.write(json.dumps(line) + "\n")
             families[part.family] = families.get(part.family, 0) + 1
+    spoiled = _spoil(rows, broken)
     pq.write_table(pa.table(rows), out / "views.parquet")
-    return {"out": str(out), "n_parts": n, "seed": seed, "families": families, "ocr": sorted(sources)}
+    summary = {"out": str(out), "n_parts": n, "seed": seed, "families": families, "ocr": sorted(sources)}
+    return {**summary, "broken": spoiled} if broken else summary
+
+
+def _spoil(rows: dict[str, list[Any]], broken: int) -> dict[str, str]:
+    """Break the front view of the first `broken` parts in place; part_id → what was done."""
+    done: dict[str, str] = {}
+    fronts = [i for i, view in enumerate(rows["view"]) if view == "a"][:broken]
+    for k, i in enumerate(fronts):
+        how = BREAKAGES[k % len(BREAKAGES)]
+        if how == "corrupt":
+            rows["image"][i] = rows["image"][i][:40]  # a PNG cut short
+        elif how == "empty":
+            rows["image"][i] = b""
+        else:
+            for column in rows.values():
+                column.append(column[i])
+        done[rows["part_id"][i]] = how
+    return done
 
 
 def read_labels(path: Path) -> list[dict[str, Any]]:

@@ -50,5 +50,9 @@ def context_text(drawing: Drawing, engine: OcrEngine = "auto") -> tuple[str, str
         return drawing.text, "generator"
     if not tesseract_available():
         raise RuntimeError("engine 'tesseract' asked for, but tesseract or pytesseract is not installed")
-    text = " | ".join(f"{name}: {read_view(view)}" for name, view in drawing.views.items())
-    return text, "tesseract"
+    return read_views(drawing.views), "tesseract"
+
+
+def read_views(views: dict[str, Image.Image]) -> str:
+    """Tesseract's text of a part's views, `a: ... | b: ...` in the order given."""
+    return " | ".join(f"{name}: {read_view(view)}" for name, view in views.items())
