@@ -16,7 +16,9 @@ from pathlib import Path
 def cmd_synth(args: argparse.Namespace) -> int:
     from fibervlm.cad.dataset import write_parts
 
-    summary = write_parts(out=Path(args.out), n=args.n, seed=args.seed, ocr=args.ocr, broken=args.broken)
+    summary = write_parts(
+        out=Path(args.out), n=args.n, seed=args.seed, ocr=args.ocr, broken=args.broken, workers=args.workers
+    )
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -97,7 +99,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for text in Path(args.pred).read_text().splitlines():
         if text.strip():
             row = json.loads(text)
-            preds[row["part_id"]] = row.get("raw") or ""
+            # a labels.jsonl as --pred scores the gold reports themselves: the exporter's ceiling
+            preds[row["part_id"]] = row.get("raw") or (json.dumps(row["gold"]) if "gold" in row else "")
     missing = sorted(set(golds) - set(preds))
     if missing:
         raise ValueError(f"{args.pred}: no prediction for {len(missing)} parts, e.g. {missing[0]}")
@@ -135,6 +138,7 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     s.add_argument(
         "--broken", type=int, default=0, help="spoil the front view of this many parts (Parquet only)"
     )
+    s.add_argument("--workers", type=int, default=1, help="processes rendering and reading parts")
     s.set_defaults(func=cmd_synth)
     e = actions.add_parser(
         "export", help="a CAD JSON (or one `cad predict` line) to a parametric OpenSCAD model"
@@ -162,7 +166,7 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
     f.set_defaults(func=cmd_backfill)
     v = actions.add_parser("eval", help="JSON validity, slot F1, dimension accuracy (5 %%), render success")
-    v.add_argument("--pred", required=True, help="predictions JSONL (part_id, raw)")
+    v.add_argument("--pred", required=True, help="predictions JSONL (part_id, raw); a labels.jsonl: the gold")
     v.add_argument("--labels", required=True, help="labels.jsonl of `cad synth`")
     v.add_argument("--render", action="store_true", help="also render every answer with openscad")
     v.add_argument("--out", help="write the metrics JSON here too")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +24,15 @@ from fibervlm.cad.parts import sample_part
 BREAKAGES = ("corrupt", "empty", "duplicate")  # what `broken` does to a part's front view, in turn
 
 
-def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto", broken: int = 0) -> dict[str, Any]:
+def write_parts(
+    *, out: Path, n: int, seed: int, ocr: OcrEngine = "auto", broken: int = 0, workers: int = 1
+) -> dict[str, Any]:
     """Render `n` parts of set `seed` under `out`; returns a summary (counts per family, OCR source).
 
     `broken` > 0 spoils the front view of the first `broken` parts in `views.parquet` only (corrupt
     bytes, empty bytes, the view twice, in turn): the backfill's error rows. The PNG files stay whole.
+    `workers` > 1 renders and reads parts in that many processes (Tesseract is the slow part); the
+    files are the same whatever the number.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -35,35 +42,40 @@ def write_parts(*, out: Path, n: int, seed: int, ocr: OcrEngine = "auto", broken
     rows: dict[str, list[Any]] = {"part_id": [], "view": [], "image": []}
     families: dict[str, int] = {}
     sources: set[str] = set()
-    with (out / "labels.jsonl").open("w") as labels:
-        for index in range(n):
-            part = sample_part(seed, index)
-            drawing = draw_part(part)
-            context, source = context_text(drawing, ocr)
-            sources.add(source)
-            paths = []
-            for name, image in drawing.views.items():
-                path = views_dir / f"{part.part_id}_{name}.png"
-                buffer = io.BytesIO()
-                image.save(buffer, format="PNG")
-                path.write_bytes(buffer.getvalue())
-                paths.append(str(path.relative_to(out)))
-                rows["part_id"].append(part.part_id)
-                rows["view"].append(name)
-                rows["image"].append(buffer.getvalue())
-            line = {
-                "part_id": part.part_id,
-                "views": paths,
-                "context": context,
-                "context_source": source,
-                "gold": part.report.model_dump(mode="json"),
-            }
-            labels.write(json.dumps(line) + "\n")
-            families[part.family] = families.get(part.family, 0) + 1
+    render = partial(_render, seed=seed, ocr=ocr)
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        rendered = pool.map(render, range(n)) if pool is not None else map(render, range(n))
+        with (out / "labels.jsonl").open("w") as labels:
+            for part_id, family, pngs, context, source, gold in rendered:  # in index order
+                sources.add(source)
+                paths = []
+                for name, data in pngs.items():
+                    path = views_dir / f"{part_id}_{name}.png"
+                    path.write_bytes(data)
+                    paths.append(str(path.relative_to(out)))
+                    rows["part_id"].append(part_id)
+                    rows["view"].append(name)
+                    rows["image"].append(data)
+                line = {"part_id": part_id, "views": paths, "context": context, "context_source": source}
+                labels.write(json.dumps({**line, "gold": gold}) + "\n")
+                families[family] = families.get(family, 0) + 1
     spoiled = _spoil(rows, broken)
     pq.write_table(pa.table(rows), out / "views.parquet")
     summary = {"out": str(out), "n_parts": n, "seed": seed, "families": families, "ocr": sorted(sources)}
     return {**summary, "broken": spoiled} if broken else summary
+
+
+def _render(index: int, *, seed: int, ocr: OcrEngine) -> tuple[str, str, dict[str, bytes], str, str, Any]:
+    """One part: (id, family, view PNGs by suffix, context text, its source, gold report as JSON data)."""
+    part = sample_part(seed, index)
+    drawing = draw_part(part)
+    context, source = context_text(drawing, ocr)
+    pngs = {}
+    for name, image in drawing.views.items():
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        pngs[name] = buffer.getvalue()
+    return part.part_id, part.family, pngs, context, source, part.report.model_dump(mode="json")
 
 
 def _spoil(rows: dict[str, list[Any]], broken: int) -> dict[str, str]:
