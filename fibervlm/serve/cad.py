@@ -28,7 +28,7 @@ def _error(status: int, code: str, reason: str, request_id: str) -> JSONResponse
     return JSONResponse(body, status_code=status, headers={"X-Request-ID": request_id})
 
 
-@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0.5})
+@serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0.25})
 @serve.ingress(app)
 class CadIngress:
     """Loads the model once per replica; answers one part per request."""
