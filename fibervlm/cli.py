@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fibervlm import __version__
+from fibervlm.cad_cli import add_cad
 from fibervlm.config import ConfigError
 from fibervlm.loop_cli import add_labels, add_mine, add_retrain
 
@@ -440,6 +441,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_mine,
     add_labels,
     add_retrain,
+    add_cad,
 ]
 
 

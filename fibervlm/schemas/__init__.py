@@ -7,6 +7,7 @@ from fibervlm.schemas.base import (
     schema_hash,
     stable_hash,
 )
+from fibervlm.schemas.cad import CadComponent, CadDimensions, CadReport
 from fibervlm.schemas.endface import (
     DEFECT_TYPES,
     GRID,
@@ -34,6 +35,9 @@ __all__ = [
     "LINEAR_TYPES",
     "MAX_DEFECTS",
     "SEVERITIES",
+    "CadComponent",
+    "CadDimensions",
+    "CadReport",
     "Defect",
     "DefectType",
     "EndfaceReport",

@@ -15,7 +15,8 @@ from typing import Any, get_args
 from pydantic import BaseModel
 
 from fibervlm.prompts import PromptTemplate, load_prompt
-from fibervlm.schemas import DEFECT_TYPES, InfraReport, VlmReport, json_schema, schema_hash
+from fibervlm.schemas import DEFECT_TYPES, CadReport, InfraReport, VlmReport, json_schema, schema_hash
+from fibervlm.schemas.cad import GlobalShape
 from fibervlm.schemas.infra import ConditionClass
 
 
@@ -81,5 +82,15 @@ register(
         prompt=load_prompt("infra"),
         description="Drainage-infrastructure condition classification after stage-1 detection (9 classes).",
         labels={"classes": list(get_args(ConditionClass))},
+    )
+)
+register(
+    Task(
+        name="cad",
+        output_model=CadReport,
+        prompt=load_prompt("cad"),
+        description="Multi-view part drawings + OCR text to strict CAD JSON, then OpenSCAD (fibervlm.cad).",
+        metrics=("json_validity", "slot_f1", "dimension_accuracy", "render_success"),
+        labels={"classes": list(get_args(GlobalShape))},
     )
 )

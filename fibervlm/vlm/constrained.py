@@ -72,6 +72,8 @@ def _longest(node: dict[str, Any], defs: dict[str, Any]) -> int:
         return _longest(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
     if "enum" in node:
         return max(len(json.dumps(v)) for v in node["enum"])
+    if "const" in node:  # a one-value Literal, e.g. the drawings task's unit "mm"
+        return len(json.dumps(node["const"]))
     kind = node.get("type")
     if kind == "object":
         props = node.get("properties", {})

@@ -56,6 +56,7 @@ LOADERS: list[tuple[str, Callable[[Path], Any], str]] = [
     ("detect/detector.yaml", _typed("fibervlm.detect.config:DetectorConfig"), "DetectorConfig"),
     ("models/*.yaml", _preset, "ModelPreset"),
     ("train/tiny-demo.yaml", _typed("fibervlm.train.demo:VlmDemoConfig"), "VlmDemoConfig"),
+    ("train/cad-tiny.yaml", _typed("fibervlm.train.cad_demo:CadDemoConfig"), "CadDemoConfig"),
     ("train/*.yaml", _typed("fibervlm.train.config:TrainConfig"), "TrainConfig"),
     ("grading/*/*.yaml", _grading, "GradingTable"),
 ]
