@@ -18,7 +18,7 @@ import numpy as np
 
 from fibervlm.detect.config import Backend
 from fibervlm.detect.offline import ultralytics_offline
-from fibervlm.detect.quality import ARCH, CLASSES, QualityModel, to_tensor
+from fibervlm.detect.quality import ARCH, CLASSES, QualityModel, to_tensor, verdicts
 from fibervlm.schemas import ZoneGeometry
 
 ONNX_OPSET = 17
@@ -105,7 +105,4 @@ class OnnxQualityModel:
         self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
     ) -> list[tuple[str, float]]:
         """(label, confidence) per grayscale uint8 image, as `QualityModel.predict`."""
-        return [
-            ("FAIL", float(p)) if p >= 0.5 else ("PASS", float(1 - p))
-            for p in self.fail_probability(images, geometries)
-        ]
+        return verdicts(self.fail_probability(images, geometries))

@@ -192,6 +192,11 @@ def to_tensor(
     return Views.of(images, geometries or [None] * len(images), imgsz).tensor()
 
 
+def verdicts(fail_probabilities: np.ndarray) -> list[tuple[str, float]]:
+    """(label, the probability of that label) per face, from each face's probability of FAIL."""
+    return [("FAIL", float(p)) if p >= 0.5 else ("PASS", float(1 - p)) for p in fail_probabilities]
+
+
 @dataclass
 class QualityModel:
     """The network with what it needs to be used again: its input size and width."""
@@ -216,10 +221,7 @@ class QualityModel:
         self, images: Sequence[np.ndarray], geometries: Sequence[ZoneGeometry | None] | None = None
     ) -> list[tuple[str, float]]:
         """(label, confidence) per grayscale uint8 image; confidence is the probability of the label."""
-        return [
-            ("FAIL", float(p)) if p >= 0.5 else ("PASS", float(1 - p))
-            for p in self.fail_probability(images, geometries)
-        ]
+        return verdicts(self.fail_probability(images, geometries))
 
     def save(self, path: Path) -> Path:
         """fp16 weights (half the bytes; the classifier is insensitive to it) plus the architecture."""
