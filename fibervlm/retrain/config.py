@@ -74,7 +74,7 @@ class GateSettings(Config):
 
 
 class RetrainConfig(Config):
-    """One round of the weekly loop (DESIGN.md, "The weekly loop")."""
+    """One round of the weekly loop (README, "The weekly retrain loop")."""
 
     task: str = Field("endface", description="Task name (registry folder, prompt, schema).")
     backfill: str = Field(description="Backfill Parquet root (date=YYYY-MM-DD/ partitions), local or s3://.")

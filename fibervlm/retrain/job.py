@@ -1,4 +1,4 @@
-"""`run_retrain(config)`: one round of the weekly loop (DESIGN.md, "The weekly loop").
+"""`run_retrain(config)`: one round of the weekly loop (README, "The weekly retrain loop").
 
 backfill window → mine → review queue → (reviewed labels of earlier rounds, or the simulated reviewer
 offline) → pseudo-labels → snapshot (hash, hold-out refused) → Ray Train LoRA from BEST → hold-out
