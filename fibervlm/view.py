@@ -61,6 +61,12 @@ class FibreView:
         cx, cy = geometry.center_px
         return cls(round(cx - side / 2), round(cy - side / 2), side, size or side, disc, flat)
 
+    @classmethod
+    def for_vlm(cls, geometry: ZoneGeometry | None, width: int, height: int, view_um: float) -> FibreView:
+        """The round, flat view of a VLM preset with `view_um`, at the image's resolution: training export
+        and the predictor both take it from here, so a model is shown what it learned on."""
+        return cls.of(geometry, width, height, view_um=view_um, disc=True, flat=True)
+
     def render(self, image: np.ndarray) -> np.ndarray:
         """The window as a (size, size) uint8 image; parts outside the image repeat its border."""
         height, width = image.shape[:2]

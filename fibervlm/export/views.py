@@ -39,9 +39,7 @@ def in_views(examples: Iterable[Example], view_um: float, views_dir: Path) -> It
         if report is None:
             yield example
             continue
-        window = FibreView.of(
-            report.zones, report.width, report.height, view_um=view_um, disc=True, flat=True
-        )
+        window = FibreView.for_vlm(report.zones, report.width, report.height, view_um)
         with Image.open(example.image) as image:
             pixels = np.asarray(image.convert("RGB"))
         path = views_dir / f"{example.image_id or example.image.stem}.png"

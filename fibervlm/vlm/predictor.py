@@ -170,9 +170,7 @@ class VlmPredictor:
             return pil, None
         from PIL import Image
 
-        window = FibreView.of(
-            geometry, pil.width, pil.height, view_um=self.preset.view_um, disc=True, flat=True
-        )
+        window = FibreView.for_vlm(geometry, pil.width, pil.height, self.preset.view_um)
         return Image.fromarray(window.render(np.asarray(pil))), (window.x0, window.y0, window.side)
 
     def _answer(self, requests: list[VlmRequest], rows: list[int]) -> list[VlmResult]:
