@@ -2,6 +2,7 @@
 
 - `yolo.py`: the YOLO defect detector (ultralytics, fully offline): `train_detector`, `YoloDetector`;
 - `quality.py`: the PASS/FAIL quality classifier (a patch net pooled by max): `QualityClassifier`;
+- `quality_train.py`: training it from labelled faces, and its held-out metrics;
 - `onnx_backend.py`: ONNX export of both, and the classifier on ONNX Runtime (`backend: onnxruntime`);
 - `dataset.py`: synth `labels.jsonl` → ultralytics detection layout;
 - `offline.py`: the one place that closes ultralytics' network paths;
@@ -24,7 +25,7 @@ _LAZY = {
     "validate_detector": "fibervlm.detect.yolo",
     "QualityClassifier": "fibervlm.detect.quality",
     "QualityModel": "fibervlm.detect.quality",
-    "train_classifier": "fibervlm.detect.quality",
+    "train_classifier": "fibervlm.detect.quality_train",
     "export_yolo_dataset": "fibervlm.detect.dataset",
 }
 

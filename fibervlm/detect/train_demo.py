@@ -21,7 +21,7 @@ from fibervlm.config import load_config
 from fibervlm.detect.config import DetectDemoConfig, DetectorConfig
 from fibervlm.detect.dataset import LabelledImage, export_yolo_dataset, read_labels, yolo_box
 from fibervlm.detect.images import read_gray
-from fibervlm.detect.quality import LabelledFaces, accuracy, load_labels_dataset, train_classifier
+from fibervlm.detect.quality_train import LabelledFaces, accuracy, load_labels_dataset, train_classifier
 from fibervlm.detect.yolo import YoloDetector, train_detector, validate_detector
 from fibervlm.grading import grade_report_fields
 from fibervlm.schemas import Defect, ZoneGeometry

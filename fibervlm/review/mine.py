@@ -1,9 +1,21 @@
 """`fibervlm mine`: backfill Parquet of a date window → scored, filtered, quota-balanced review queue.
 
->>> import datetime as dt
->>> manifest = run_mine(  # doctest: +SKIP
-...     "out/demo/backfill", since=dt.date(2026, 11, 20), out="out/queue", config=MiningConfig(budget=8)
-... )
+`run_mine(BACKFILL_URI, since=DATE, out=QUEUE_URI, config=...)` reads the window and writes the queue; the
+selection itself, on backfill rows in memory (an unsure face, a re-encoded copy of it, a face nobody doubts):
+
+>>> import tempfile, cv2
+>>> from fibervlm.synth import sample_endface
+>>> image = Path(tempfile.mkdtemp()) / "face.png"
+>>> cv2.imwrite(str(image), sample_endface(0, 0)[0])
+True
+>>> unsure = {"status": "unsure", "error": "no fibre found", "source_uri": str(image), "profile": "sm-pc"}
+>>> rows = [{**unsure, "image_id": "a"}, {**unsure, "image_id": "a-copy"},
+...         {"image_id": "b", "status": "ok", "source_uri": str(image), "profile": "sm-pc"}]
+>>> selection = mine_rows(rows, MiningConfig(budget=8))
+>>> [(p.candidate.row["image_id"], p.candidate.why) for p in selection.picked]
+[('a', {'unsure': 'unsure: no fibre found'})]
+>>> dict(selection.skipped)
+{'below_min_score': 1, 'near_duplicate': 1}
 """
 
 from __future__ import annotations

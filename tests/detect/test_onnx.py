@@ -11,7 +11,8 @@ import pytest
 from fibervlm.cli import main
 from fibervlm.detect.config import DEFAULT_DETECTOR_WEIGHTS, DEFAULT_QUALITY_WEIGHTS
 from fibervlm.detect.onnx_backend import OnnxQualityModel, weights_for
-from fibervlm.detect.quality import QualityClassifier, QualityModel, load_dataset
+from fibervlm.detect.quality import QualityClassifier, QualityModel
+from fibervlm.detect.quality_train import load_dataset
 from fibervlm.detect.yolo import YoloDetector
 from fibervlm.eval import box_iou
 

@@ -9,17 +9,13 @@ import torch
 
 from fibervlm.detect.quality import (
     CLASSES,
-    LabelledFaces,
     QualityClassifier,
     QualityModel,
     Views,
-    accuracy,
-    auroc,
     build_network,
-    load_dataset,
     residual_sigma,
-    train_classifier,
 )
+from fibervlm.detect.quality_train import LabelledFaces, accuracy, auroc, load_dataset, train_classifier
 from fibervlm.schemas import ZoneGeometry
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fibervlm import cli
+from fibervlm.cli import common
 from fibervlm.config import ConfigError, build_config
 from fibervlm.synth import APPEARANCES, FRAMES, SynthConfig, sample_endface, sample_face
 from fibervlm.synth.appearance import APPEARANCE_STYLES
@@ -155,7 +156,7 @@ def test_the_mix_shows_every_look_and_frame(image_records):
 
 
 def test_cli_synth_writes_the_chosen_look_into_the_labels(tmp_path, capsys):
-    assert (cli.APPEARANCES, cli.FRAMES) == (APPEARANCES, FRAMES)  # the CLI repeats them to start fast
+    assert (common.APPEARANCES, common.FRAMES) == (APPEARANCES, FRAMES)  # the CLI repeats them to start fast
     argv = ["synth", "--out", str(tmp_path), "--n", "2", "--appearance", "camera", "--frame", "720x576"]
     assert cli.main([*argv, "--defocus-sigma-px", "3"]) == 0
     summary = json.loads(capsys.readouterr().out)

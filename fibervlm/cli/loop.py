@@ -1,7 +1,7 @@
 """The weekly loop's commands of the `fibervlm` console script: `mine`, `labels`, `retrain`.
 
-Kept beside `cli.py` (which registers them) so the loop's arguments live in one place. A user error
-raises `ValueError` (or `ConfigError`), which `cli.main` prints as one line with exit code 2.
+A user error raises `ValueError` (or `ConfigError`), which `fibervlm.cli.main` prints as one line with
+exit code 2.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The drawings task's commands of the `fibervlm` console script: `cad synth|export|baseline|predict|eval`.
 
-Kept beside `cli.py` (which registers them). Predictions are JSONL, one line per part:
-`{"part_id": ..., "raw": "<the answer as generated>"}` (`raw` is what JSON validity is measured on).
-A user error raises `ValueError`, which `cli.main` prints as one line with exit code 2.
+Predictions are JSONL, one line per part: `{"part_id": ..., "raw": "<the answer as generated>"}` (`raw`
+is what JSON validity is measured on).
+A user error raises `ValueError`, which `fibervlm.cli.main` prints as one line with exit code 2.
 """
 
 from __future__ import annotations
