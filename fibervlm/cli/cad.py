@@ -122,6 +122,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="tiny-qwen2-vl", help="model preset or directory")
+    parser.add_argument("--adapter", help="LoRA adapter directory")
+
+
 def add_cad(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cad", help="the drawings task: synthetic parts, OpenSCAD export, baseline, metrics")
     actions = p.add_subparsers(dest="action", required=True)
@@ -153,16 +158,14 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_baseline)
     r = actions.add_parser("predict", help="a VLM reads each part's views and OCR text together")
     r.add_argument("--labels", required=True, help="labels.jsonl of `cad synth`")
-    r.add_argument("--model", default="tiny-qwen2-vl", help="model preset or directory")
-    r.add_argument("--adapter", help="LoRA adapter directory")
+    _add_model_options(r)
     r.add_argument("--batch-size", type=int, default=4)
     r.add_argument("--out", required=True, help="predictions JSONL")
     r.set_defaults(func=cmd_predict)
     f = actions.add_parser("backfill", help="Ray Data: view rows grouped by part_id, one CAD answer per part")
     f.add_argument("--input", required=True, help="Parquet of views: part_id, view, image")
     f.add_argument("--output", required=True, help="folder for the answers (Parquet, _summary.json)")
-    f.add_argument("--model", default="tiny-qwen2-vl", help="model preset or directory")
-    f.add_argument("--adapter", help="LoRA adapter directory")
+    _add_model_options(f)
     f.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
     f.set_defaults(func=cmd_backfill)
     v = actions.add_parser("eval", help="JSON validity, slot F1, dimension accuracy (5 %%), render success")

@@ -143,44 +143,56 @@ def draw_dig(
     return blob_label("dig", shape.outline(), canvas.geometry)
 
 
-def _place_rough_blob(
-    rng: np.random.Generator,
-    canvas: Canvas,
-    radii_um: tuple[float, float],
-    size_um: float,
-    *,
-    roughness: float,
-    harmonics: int,
-    aspect: tuple[float, float],
-) -> tuple[StarShape, float] | None:
-    """A ragged ellipse `size_um` across, placed at a radius in `radii_um`; returns (shape, radius_px)."""
-    amplitudes, phases = _roughness(rng, roughness, harmonics)
+@dataclass(frozen=True)
+class BlobStyle:
+    """How a ragged contamination blob is drawn: its outline, edge and inner texture."""
+
+    roughness: float
+    harmonics: int
+    aspect: tuple[float, float]  # short / long axis, drawn uniformly in this range
+    soft: bool  # a film's soft edge, or a particle's hard one
+    margin: tuple[float, float]  # patch margin around the outline: (× radius, + px), room for a halo
+    texture: float  # share of the opacity modulated by smooth noise
+
+
+PARTICLE = BlobStyle(roughness=0.3, harmonics=4, aspect=(0.6, 1.0), soft=False, margin=(0.6, 3), texture=0.3)
+SMEAR = BlobStyle(roughness=0.15, harmonics=3, aspect=(0.2, 0.55), soft=True, margin=(1.0, 0), texture=0.25)
+
+
+def _textured_blob(
+    rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], size_um: float, style: BlobStyle
+) -> tuple[StarShape, Patch, np.ndarray] | None:
+    """A ragged ellipse `size_um` across placed at a radius in `radii_um`: (shape, patch, opacity)."""
+    amplitudes, phases = _roughness(rng, style.roughness, style.harmonics)
     radius_px = canvas.geometry.px(size_um) / 2 / (1 + 0.5 * sum(amplitudes))
     template = StarShape(
         center_x=0,
         center_y=0,
         radius_px=radius_px,
-        aspect=float(rng.uniform(*aspect)),
+        aspect=float(rng.uniform(*style.aspect)),
         tilt=float(rng.uniform(0, math.pi)),
         amplitudes=amplitudes,
         phases=phases,
     )
     shape = _place_blob(rng, canvas, radii_um, template)
-    return None if shape is None else (shape, radius_px)
+    if shape is None:
+        return None
+    times, plus = style.margin
+    patch = Patch.around(
+        shape.outline(), times * radius_px + plus, canvas.geometry.width, canvas.geometry.height
+    )
+    edge = shape.soft_alpha(patch) if style.soft else shape.hard_alpha(patch)
+    return shape, patch, edge * (1 - style.texture + style.texture * smooth_noise(rng, patch.shape))
 
 
 def draw_particle(
     rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], diameter_um: float
 ) -> Defect | None:
     """Dust: a ragged dark blob with some inner texture, sometimes a bright defocus halo."""
-    placed = _place_rough_blob(
-        rng, canvas, radii_um, diameter_um, roughness=0.3, harmonics=4, aspect=(0.6, 1.0)
-    )
+    placed = _textured_blob(rng, canvas, radii_um, diameter_um, PARTICLE)
     if placed is None:
         return None
-    shape, radius_px = placed
-    patch = Patch.around(shape.outline(), 0.6 * radius_px + 3, canvas.geometry.width, canvas.geometry.height)
-    alpha = shape.hard_alpha(patch) * (0.7 + 0.3 * smooth_noise(rng, patch.shape))
+    shape, patch, alpha = placed
     canvas.darken(patch, alpha, float(rng.uniform(0.4, 0.85)))
     if rng.random() < 0.4:
         q, _ = shape.normalised_distance(patch)
@@ -192,14 +204,10 @@ def draw_smear(
     rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], length_um: float
 ) -> Defect | None:
     """An oily smear: a faint, soft, elongated film; its size is the long axis at half strength."""
-    placed = _place_rough_blob(
-        rng, canvas, radii_um, length_um, roughness=0.15, harmonics=3, aspect=(0.2, 0.55)
-    )
+    placed = _textured_blob(rng, canvas, radii_um, length_um, SMEAR)
     if placed is None:
         return None
-    shape, radius_px = placed
-    patch = Patch.around(shape.outline(), radius_px, canvas.geometry.width, canvas.geometry.height)
-    alpha = shape.soft_alpha(patch) * (0.75 + 0.25 * smooth_noise(rng, patch.shape))
+    shape, patch, alpha = placed
     if rng.random() < 0.7:
         canvas.darken(patch, alpha, float(rng.uniform(0.25, 0.45)))
     else:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -24,11 +23,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from fibervlm.config import Config, load_config
+from fibervlm.config import Config
 from fibervlm.paths import REPO_ROOT
 from fibervlm.schemas import stable_hash
 from fibervlm.train.config import TrainConfig
 from fibervlm.train.demo import DemoModel
+from fibervlm.train.recipe import Recipe
 
 COMMAND = "nice -n 10 .venv/bin/python -m fibervlm.train.cad_demo --config configs/train/cad-tiny.yaml"
 
@@ -195,18 +195,15 @@ A toy: it shows the task trains end to end; use a real preset (qwen2-vl-2b) for 
 """
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train" / "cad-tiny.yaml"))
-    parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. n_train=200")
-    args = parser.parse_args(argv)
-    config = load_config(CadDemoConfig, args.config, args.overrides)
-    metrics = train_cad_demo(config)
-    print(json.dumps({k: metrics[k] for k in ("model", "baseline", "wall_s")}, indent=2, default=str))
-    if not learned(metrics):
-        print(f"not above the OCR baseline: {config.out_dir} left as it was, metrics in {config.work_dir}")
-        return 1
-    return 0
+main = Recipe(
+    description=__doc__.splitlines()[0],
+    config_type=CadDemoConfig,
+    default_config=REPO_ROOT / "configs" / "train" / "cad-tiny.yaml",
+    train=train_cad_demo,
+    learned=learned,
+    shown=lambda metrics: {k: metrics[k] for k in ("model", "baseline", "wall_s")},
+    failure="not above the OCR baseline: {config.out_dir} left as it was, metrics in {config.work_dir}",
+).main
 
 
 if __name__ == "__main__":

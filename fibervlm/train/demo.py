@@ -18,7 +18,6 @@ One command builds everything from `configs/train/tiny-demo.yaml`:
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -27,10 +26,11 @@ from typing import Any
 
 from pydantic import Field
 
-from fibervlm.config import Config, load_config
+from fibervlm.config import Config
 from fibervlm.paths import REPO_ROOT
 from fibervlm.schemas import stable_hash
 from fibervlm.train.config import TrainConfig
+from fibervlm.train.recipe import Recipe
 from fibervlm.train.vision_pretrain import VisionPretrain
 from fibervlm.vlm.presets import PRESET_FILE
 
@@ -274,18 +274,14 @@ def _vision_line(vision: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "train" / "tiny-demo.yaml"))
-    parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. n_train=200")
-    args = parser.parse_args(argv)
-    config = load_config(VlmDemoConfig, args.config, args.overrides)
-    metrics = train_demo_vlm(config)
-    print(json.dumps(metrics, indent=2, default=str))
-    if not learned(metrics):
-        print(f"below the majority baseline: {config.out_dir} left as it was, metrics in {config.work_dir}")
-        return 1
-    return 0
+main = Recipe(
+    description=__doc__.splitlines()[0],
+    config_type=VlmDemoConfig,
+    default_config=REPO_ROOT / "configs" / "train" / "tiny-demo.yaml",
+    train=train_demo_vlm,
+    learned=learned,
+    failure="below the majority baseline: {config.out_dir} left as it was, metrics in {config.work_dir}",
+).main
 
 
 if __name__ == "__main__":
