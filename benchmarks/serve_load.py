@@ -1,6 +1,6 @@
 """Load test of the online endpoint: p50/p95 latency and requests/s, batching on vs off.
 
-    nice -n 10 .venv/bin/python benchmarks/serve_load.py --duration-s 15 --out /tmp/serve_load.json
+    nice -n 5 .venv/bin/python benchmarks/serve_load.py --duration-s 15 --out /tmp/serve_load.json
 
 Deploys configs/serve.yaml on a local Ray (127.0.0.1, one model replica so that only batching differs)
 with a throw-away registry holding the tiny Qwen2-VL model, then drives POST /v1/inspect with 1, 8 and
