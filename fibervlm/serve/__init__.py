@@ -5,7 +5,8 @@
 
 Modules: `config` (ServeConfig), `errors` (codes and the error body), `requests` (HTTP validation, no
 Ray), `contract` (what /openapi.json declares), `model` (the replica's logic: versions, aliases, adapters on
-shared bases; no Ray), `metrics` (ray.serve.metrics), `app` (the Serve deployments and FastAPI routes),
+shared bases; no Ray), `metrics` (ray.serve.metrics), `shadow` (shadow mode: record a second model's
+answers; no Ray), `replica` (the model deployment), `app` (the ingress deployment and FastAPI routes),
 `runner` (deploy a Serve config file with the public API; drain on SIGTERM).
 Imports nothing of Ray until `app` or `runner` is imported.
 """
@@ -17,6 +18,7 @@ from fibervlm.serve.config import (
     LimitsConfig,
     LoadConfig,
     ServeConfig,
+    ShadowConfig,
 )
 
 __all__ = [
@@ -26,4 +28,5 @@ __all__ = [
     "LimitsConfig",
     "LoadConfig",
     "ServeConfig",
+    "ShadowConfig",
 ]

@@ -6,20 +6,18 @@
 Routes: POST /v1/inspect, POST /v1/inspect/batch, GET /v1/models, GET /healthz, GET /readyz, GET /,
 GET /openapi.json. A request picks its model with the `serve_multiplexed_model_id` header (a registry
 version or alias; default `BEST`); the replicas re-resolve the aliases they hold every
-`registry_poll_s`, so a promotion goes live in place. Errors: `fibervlm.serve.errors`.
+`registry_poll_s`, so a promotion goes live in place. Errors: `fibervlm.serve.errors`. With
+`shadow.model_id` set, the shadow model's answers are recorded beside BEST's (`fibervlm.serve.shadow`).
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the real types of the ingress methods.
 import asyncio
 import logging
-import threading
 import time
 import uuid
-from collections import defaultdict
 from importlib import resources
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -40,102 +38,13 @@ from fibervlm.serve.contract import (
     Readiness,
 )
 from fibervlm.serve.errors import ApiError, ErrorBody, error_responses
-from fibervlm.serve.metrics import IngressMetrics, ModelMetrics
-from fibervlm.serve.model import MODEL_ID, ModelHost, ModelSlot, ModelUnavailable, UnknownModel
+from fibervlm.serve.metrics import IngressMetrics, ShadowMetrics
+from fibervlm.serve.model import MODEL_ID
+from fibervlm.serve.replica import InspectorModel
 from fibervlm.serve.requests import ImageOptions, ImageRequest, check_api_key, parse_images
+from fibervlm.serve.shadow import Shadow
 
 log = logging.getLogger(__name__)
-Item = tuple[np.ndarray, ImageOptions, str, str]  # image, options, model id, request id
-
-
-def _failure(error: Exception) -> dict[str, Any]:
-    if isinstance(error, UnknownModel):
-        return {"failure": {"status": 404, "code": "unknown_model", "reason": str(error)}}
-    return {"failure": {"status": 503, "code": "model_unavailable", "reason": f"no model loaded: {error}"}}
-
-
-@serve.deployment(name="InspectorModel")
-class InspectorModel:
-    """Model replica: one base model per replica, adapters multiplexed on it; requests of one model id
-    meet in `@serve.batch` (Serve splits batches by model id) and go to one Inspector call."""
-
-    def __init__(self, config: ServeConfig) -> None:
-        import torch
-
-        torch.set_num_threads(config.torch_threads)  # replicas share the host's cores
-        self.config = config
-        self.host = ModelHost(config)
-        self.metrics = ModelMetrics()
-        self.configure_batching(config.batching.max_batch_size, config.batching.batch_wait_timeout_s)
-
-        async def load(model_id: str) -> ModelSlot:
-            return await asyncio.to_thread(self.host.acquire, model_id)
-
-        # Wired at init, so the per-replica limit comes from the config (Serve detects it on the instance).
-        self.get_model = serve.multiplexed(max_num_models_per_replica=config.adapters.max_per_replica)(load)
-        self.host.start()
-        if config.registry_poll_s > 0:
-            threading.Thread(target=self._poll, args=(config.registry_poll_s,), daemon=True).start()
-
-    def _poll(self, period_s: float) -> None:
-        """Promotion without any trigger: every replica re-resolves the aliases it holds, in place."""
-        while True:
-            time.sleep(period_s)
-            try:
-                self.host.refresh()
-            except Exception:  # the poll must outlive a bad registry read
-                log.exception("registry poll failed")
-
-    def configure_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
-        # Serve's batch wrapper has these setters; its decorator is typed as returning the plain method.
-        self._batched.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
-        self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
-
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """`user_config: {version: V}` pins the default model id to V (a rollback); `{}` unpins."""
-        self.host.pinned = user_config.get("version")
-        self.host.refresh()
-
-    async def _slot(self) -> tuple[str, dict[str, Any] | None]:
-        model_id = serve.get_multiplexed_model_id() or self.config.adapters.default_model_id
-        try:
-            await self.get_model(model_id)
-        except (UnknownModel, ModelUnavailable) as error:
-            return model_id, _failure(error)
-        return model_id, None
-
-    async def inspect(self, image: np.ndarray, options: ImageOptions, request_id: str) -> dict[str, Any]:
-        model_id, failure = await self._slot()
-        if failure is not None:
-            return failure
-        return await self._batched((image, options, model_id, request_id))
-
-    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.01)
-    async def _batched(self, items: list[Item]) -> list[dict[str, Any]]:
-        groups: dict[str, list[int]] = defaultdict(list)  # Serve splits by model id; group all the same
-        for index, item in enumerate(items):
-            groups[item[2]].append(index)
-        outcomes: list[dict[str, Any]] = [{}] * len(items)
-        for model_id, indices in groups.items():
-            images = [items[i][0] for i in indices]
-            options = [items[i][1] for i in indices]
-            request_ids = [items[i][3] for i in indices]
-            began = time.perf_counter()
-            # In a thread: the event loop stays free for health checks and /v1/models during a batch.
-            answers = await asyncio.to_thread(self.host.inspect, model_id, images, options, request_ids)
-            self.metrics.record(answers, (time.perf_counter() - began) * 1000)
-            for i, answer in zip(indices, answers, strict=True):
-                outcomes[i] = answer
-        return outcomes
-
-    async def describe(self) -> dict[str, Any]:
-        """/v1/models: the requested model id, loaded if needed (as an inspect would)."""
-        model_id, failure = await self._slot()
-        return failure or self.host.card(model_id)
-
-    def card(self) -> dict[str, Any]:
-        """/readyz: the default model id on this replica, loading nothing."""
-        return self.host.card()
 
 
 api = FastAPI(
@@ -263,6 +172,10 @@ class Ingress:
             else (config.autoscaling.max_replicas * load.max_ongoing_requests + load.max_queued_requests)
         )
         self._inflight = 0
+        self.shadow = None
+        if config.shadow.model_id is not None:
+            metrics = ShadowMetrics()
+            self.shadow = Shadow(config.shadow, task=config.task, send=self._shadow_call, metrics=metrics)
 
     def _auth(self, request: Request) -> None:
         check_api_key(request.headers, header=self.config.api_key_header, expected=self._api_key)
@@ -306,6 +219,21 @@ class Ingress:
             log.exception("request %s: model call %s failed", _request_id(request), method)
             raise ApiError(503, "model replica unavailable; retry later", code="model_unavailable") from None
 
+    async def _shadow_call(
+        self, model_id: str, image: Any, options: ImageOptions, request_id: str
+    ) -> dict[str, Any]:
+        """The shadow's inspect: a failure is an outcome to record, never an ApiError."""
+        response = self.model.options(multiplexed_model_id=model_id).inspect.remote(
+            image, options, request_id
+        )
+        try:
+            return await asyncio.wait_for(response, timeout=self.config.limits.request_timeout_s)
+        except BackPressureError:
+            return {"failure": {"code": "overloaded"}}
+        except TimeoutError:
+            response.cancel()
+            return {"failure": {"code": "timeout"}}
+
     async def _inspect_all(self, request: Request, images: list[ImageRequest]) -> list[dict[str, Any]]:
         request_id = _request_id(request)
         outcomes = await asyncio.gather(
@@ -313,6 +241,9 @@ class Ingress:
         )
         for outcome in outcomes:
             _raise_failure(outcome)
+        if self.shadow is not None and self._model_id() == self.config.adapters.default_model_id:
+            for image, outcome in zip(images, outcomes, strict=True):  # after the answers: never delays them
+                self.shadow.start(request_id, image.image_id, image.image, image.options, outcome)
         return [_row(r, o) for r, o in zip(images, outcomes, strict=True)]
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -378,10 +309,13 @@ def build(config: ServeConfig, deployments: dict[str, dict[str, Any]] | None = N
     `deployments`: Serve deployment options by name (a config file's `deployments:` entries).
     """
     overrides = deployments or {}
+    queued = config.load.max_queued_requests
+    if config.shadow.model_id is not None and queued >= 0:
+        queued += config.shadow.max_in_flight  # room for the shadow calls: never a client's 503
     model_options = {
         "autoscaling_config": config.autoscaling.to_serve(),
         "max_ongoing_requests": config.load.max_ongoing_requests,
-        "max_queued_requests": config.load.max_queued_requests,
+        "max_queued_requests": queued,
         "graceful_shutdown_timeout_s": config.load.graceful_shutdown_timeout_s,
         "ray_actor_options": {"num_cpus": config.model_num_cpus},
         **overrides.get("InspectorModel", {}),

@@ -77,6 +77,33 @@ class AdaptersConfig(Config):
     )
 
 
+class ShadowConfig(Config):
+    """Shadow mode: requests answered by the default model id (BEST) are run again by a shadow model id
+    (e.g. `candidate`) after the client has its answer; the shadow's answer is only recorded (a JSONL
+    record and `fibervlm_shadow_requests`), never returned, and its failures are only counted."""
+
+    model_id: str | None = Field(
+        default=None,
+        description="The shadow: a version or alias (e.g. `candidate`) run on the images of requests "
+        "served by `adapters.default_model_id`; null: shadow mode off. Requests naming another model id "
+        "are not shadowed.",
+    )
+    fraction: float = Field(default=1.0, ge=0, le=1, description="Share of those images shadowed, at random.")
+    max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        description="Shadow calls at once per ingress; an image beyond is not shadowed (counted `skipped`), "
+        "so shadow work stays bounded under load. The model's queue gets this many extra places, so a "
+        "shadow call never makes Serve refuse a client's request.",
+    )
+    output_dir: str = Field(
+        default=str(REPO_ROOT / "out" / "serve"),
+        description="Local folder of the append-only `shadow-<task>.jsonl`, one record per shadowed image "
+        "(read by `fibervlm.serve.shadow.agreement`). The default is generated state under `out/`, which git "
+        "ignores; on a cluster, a volume the ingress node mounts.",
+    )
+
+
 class BatchingConfig(Config):
     """How the model replica groups concurrent requests (`@serve.batch`)."""
 
@@ -142,6 +169,7 @@ class ServeConfig(Config):
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig, description="Model replicas.")
     load: LoadConfig = Field(default_factory=LoadConfig, description="Load shedding and graceful shutdown.")
     adapters: AdaptersConfig = Field(default_factory=AdaptersConfig, description="Multiplexed models.")
+    shadow: ShadowConfig = Field(default_factory=ShadowConfig, description="Shadow mode (off by default).")
     model_num_cpus: float = Field(default=0.5, gt=0, description="CPUs reserved per model replica.")
     ingress_num_cpus: float = Field(default=0.1, gt=0, description="CPUs reserved per HTTP ingress replica.")
     torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per model replica.")
@@ -170,6 +198,14 @@ class ServeConfig(Config):
             raise ValueError(
                 f"load.max_ongoing_requests ({self.load.max_ongoing_requests}) < batching.max_batch_size "
                 f"({self.batching.max_batch_size}): a batch could never fill"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shadow_is_another_model(self) -> ServeConfig:
+        if self.shadow.model_id == self.adapters.default_model_id:
+            raise ValueError(
+                f"shadow.model_id {self.shadow.model_id!r} is the default model id: it would shadow itself"
             )
         return self
 

@@ -12,6 +12,7 @@ Ray prefixes every name with `ray_`; Serve adds `deployment`, `replica` and `app
 | `fibervlm_images` | counter | model_version, status | images answered: `ok`, `unsure`, `error` |
 | `fibervlm_vlm_invalid` | counter | model_version | VLM answers that did not validate |
 | `fibervlm_disagreement` | histogram | model_version | VLM/stage 1 vs the rules, 0–1, per graded image |
+| `fibervlm_shadow_requests` | counter | shadow_model_id, outcome | agreed, disagreed, failed; skipped |
 """
 
 from __future__ import annotations
@@ -101,3 +102,20 @@ class ModelMetrics:
                 self.vlm_invalid.inc(tags=tags)
             if inspection.get("disagreement") is not None:
                 self.disagreement.observe(float(inspection["disagreement"]), tags=tags)
+
+
+class ShadowMetrics:
+    """Shadow mode (`fibervlm.serve.shadow`): how each shadowed image compared with the client's answer."""
+
+    def __init__(self) -> None:
+        from ray.serve.metrics import Counter
+
+        self.requests = Counter(
+            "fibervlm_shadow_requests",
+            description="Images shadowed, by outcome: agreed or disagreed (verdict of the shadow model id vs "
+            "the answer the client got), failed (the shadow's error); skipped: not shadowed, no room.",
+            tag_keys=_tags("shadow_model_id", "outcome"),
+        )
+
+    def record(self, shadow_model_id: str, outcome: str) -> None:
+        self.requests.inc(tags={"shadow_model_id": shadow_model_id, "outcome": outcome})

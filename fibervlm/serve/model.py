@@ -1,6 +1,6 @@
 """The model replica's logic without Ray: registry versions by id or alias, LoRA adapters on shared bases.
 
-`ModelHost` is what the Serve deployment wraps (`fibervlm.serve.app.InspectorModel`); it is plain
+`ModelHost` is what the Serve deployment wraps (`fibervlm.serve.replica.InspectorModel`); it is plain
 Python, so loading, promotion, eviction and failure handling are testable by calling it directly.
 
 A *model id* is what a caller names (header `serve_multiplexed_model_id`): a registry version or an

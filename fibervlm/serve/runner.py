@@ -49,6 +49,9 @@ def load_serve_file(path: str | Path, overrides: list[str] | None = None) -> Ser
     root = app["args"].get("registry_root")
     if root and "://" not in root:  # replicas do not share our working directory
         app["args"]["registry_root"] = str(Path(root).expanduser().resolve())
+    shadow = app["args"].get("shadow") or {}
+    if shadow.get("output_dir"):  # ... nor does the ingress
+        shadow["output_dir"] = str(Path(shadow["output_dir"]).expanduser().resolve())
     build_config(ServeConfig, app["args"], origin=f"{path}: applications[].args")
     return ServeDeploySchema.model_validate(data)
 

@@ -63,7 +63,7 @@ def side(served, tmp_path_factory) -> Iterator[dict[str, str]]:
         model_num_cpus=0.1,
     )
     serve.run(build(config), name="side", route_prefix="/side", blocking=False)
-    yield {"url": f"{served.url}/side", "A": a, "B": b, "C": c}
+    yield {"url": f"{served.url}/side", "root": root, "A": a, "B": b, "C": c}
     serve.delete("side")
 
 

@@ -43,7 +43,13 @@ def test_request_model_and_answer_metrics_appear(ray_local, client: httpx.Client
 def test_the_grafana_dashboard_charts_the_exported_metrics() -> None:
     dashboard = json.loads((REPO_ROOT / "cluster" / "grafana-serve.json").read_text())
     queries = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
-    names = ["http_requests_total", "inspect_latency_ms_bucket", "batch_size", "vlm_invalid_total"]
+    names = [
+        "http_requests_total",
+        "inspect_latency_ms_bucket",
+        "batch_size",
+        "vlm_invalid_total",
+        "shadow_requests_total",
+    ]
     for name in [f"fibervlm_{n}" for n in [*names, "images_total", "disagreement_bucket"]]:
         assert any(f"ray_{name}" in q for q in queries), name
     assert all(panel["datasource"]["uid"] == "${datasource}" for panel in dashboard["panels"])
