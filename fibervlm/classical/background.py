@@ -174,13 +174,14 @@ def estimate_background(
     profile = _bounded_core(frame.ring_median(frame.sample(image)), frame.radii, core)
     illumination = fit_illumination(image, frame, profile)
     flat = image / illumination
-    profile = _bounded_core(frame.ring_median(frame.sample(flat)), frame.radii, core)
+    polar_flat = frame.sample(flat)  # (A, R), sampled once for the rings and the sectors
+    profile = _bounded_core(frame.ring_median(polar_flat), frame.radii, core)
     # Only the rings from the outer cladding out: the core is concentric with the glass, and sectors of
     # the small rings near the centre are too short to tell a defect from an edge.
     ring_edge = _ring_edge_weight(profile, frame, noise=noise, eccentric_px=eccentric_px)
     ring_edge[frame.radii < core.glass_radius_px] = 0
     [tone] = frame.rings_to_image(profile)
     if ring_edge.any():
-        leftover = frame.sector_median(frame.sample(flat) - profile[None, :], sectors)
+        leftover = frame.sector_median(polar_flat - profile[None, :], sectors)
         tone += frame.sectors_to_image(_harmonics(leftover, sectors_out=96) * ring_edge[None, :])
     return Background(frame, flat, tone, illumination, profile, ring_edge)

@@ -8,6 +8,7 @@ which a 2× or 4× smaller image still holds.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -81,19 +82,37 @@ def ring_sigma(
 
 def line_response(residual: np.ndarray, length_px: int, orientations: int) -> np.ndarray:
     """Signed oriented line mean with the largest magnitude over `orientations` directions (LEI)."""
-    best = np.zeros_like(residual)
+    responses = (
+        cv2.filter2D(residual, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
+        for kernel in _line_kernels(length_px, orientations)
+    )
+    # Running extremes, not a masked copy per orientation: two SIMD passes instead of four.
+    highest = next(responses)
+    lowest = highest.copy()
+    for response in responses:
+        np.maximum(highest, response, out=highest)
+        np.minimum(lowest, response, out=lowest)
+    return _largest_magnitude(highest, lowest)
+
+
+def _line_kernels(length_px: int, orientations: int) -> list[np.ndarray]:
+    """Normalised anti-aliased line segments of `length_px` at `orientations` angles over 180°."""
     half = length_px // 2
     size = 2 * half + 1
+    kernels = []
     for k in range(orientations):
         angle = math.pi * k / orientations
         kernel = np.zeros((size, size), np.float32)
         dx, dy = math.cos(angle) * half, math.sin(angle) * half
         start, end = (round(half - dx), round(half - dy)), (round(half + dx), round(half + dy))
         cv2.line(kernel, start, end, 1.0, 1, cv2.LINE_AA)
-        kernel /= kernel.sum()
-        response = cv2.filter2D(residual, cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT)
-        np.copyto(best, response, where=np.abs(response) > np.abs(best))
-    return best
+        kernels.append(kernel / kernel.sum())
+    return kernels
+
+
+def _largest_magnitude(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per pixel, whichever of `a` and `b` is larger in magnitude (`a` on a tie)."""
+    return np.where(np.abs(b) > np.abs(a), b, a)
 
 
 def _downsampled(image: np.ndarray, levels: int) -> np.ndarray:
@@ -164,9 +183,7 @@ def residual_maps(
         *(np.hypot(ring_sigma(m, frame, polar_valid, min_radius_px=min_radius_px), steep) for m in scored)
     )
     z = [m / s for m, s in zip(scored, sigmas, strict=True)]
-    z_coarse = np.zeros_like(residual)
-    for z_scale in z[1:-1]:
-        np.copyto(z_coarse, z_scale, where=np.abs(z_scale) > np.abs(z_coarse))
+    z_coarse = functools.reduce(_largest_magnitude, z[1:-1]) if len(z) > 2 else np.zeros_like(residual)
     return ResidualMaps(image, raw_residual, residual, z[0], z_coarse, z[-1], valid, background)
 
 

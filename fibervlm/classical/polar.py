@@ -111,11 +111,13 @@ def masked_median(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
     One sort of the whole array (invalid entries sorted last as +inf): much faster than nanmedian.
     """
-    ordered = np.sort(np.where(valid, values, np.inf).astype(np.float32), axis=0)
-    count = valid.sum(axis=0)
+    # Sorted in place along contiguous rows (the transpose): no second copy, cache-friendly.
+    ordered = np.where(valid, values, np.float32(np.inf)).astype(np.float32, copy=False).T.copy()
+    ordered.sort(axis=1)
+    count = np.count_nonzero(valid, axis=0)
     columns = np.arange(values.shape[1])
-    low = ordered[np.clip((count - 1) // 2, 0, None), columns]
-    high = ordered[np.clip(count // 2, 0, len(values) - 1), columns]
+    low = ordered[columns, np.maximum((count - 1) // 2, 0)]
+    high = ordered[columns, np.minimum(count // 2, len(values) - 1)]
     return np.where(count > 0, 0.5 * (low + high), np.nan).astype(np.float32)
 
 

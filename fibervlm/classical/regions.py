@@ -41,8 +41,9 @@ def _seed_mask(maps: ResidualMaps, zones: ZoneGeometry, config: DefectConfig) ->
     z_region, z_coarse, z_line = np.abs(maps.z_region), np.abs(maps.z_coarse), np.abs(maps.z_line)
     # The ceramic's grain is far from Gaussian: its tail needs a higher bar than glass does.
     on_ferrule = maps.background.radius_px > zones.cladding_radius_px
-    seed_z = np.where(on_ferrule, config.ferrule_seed_z, config.seed_z)
-    line_z = seed_z + (config.line_seed_z - config.seed_z)
+    # float32 like the maps: a float64 bar would upcast every comparison of the full maps.
+    seed_z = np.where(on_ferrule, np.float32(config.ferrule_seed_z), np.float32(config.seed_z))
+    line_z = seed_z + np.float32(config.line_seed_z - config.seed_z)
     # Significant is not enough: at the coarse scale even 1% glass mottle is many σ, so a seed must
     # also differ from its surroundings by a visible fraction of the local tone.
     contrast = np.abs(maps.residual) / np.maximum(maps.background.tone, 1.0)
