@@ -65,11 +65,11 @@ class BatchedLogitsProcessor:
     (tests/vlm/test_constrained.py). One instance per `generate` call: its matchers follow one batch.
     """
 
-    def __init__(self, compiled: Any, *, max_threads: int | str = "auto") -> None:
+    def __init__(self, compiled: Any) -> None:
         import xgrammar as xgr
 
         self._compiled = compiled
-        self._batch = xgr.BatchGrammarMatcher(max_threads)
+        self._batch = xgr.BatchGrammarMatcher("auto")  # one thread per core
         self._matchers: list[Any] = []
         self.token_bitmask: Any = None  # (batch, ceil(vocab / 32)) int32, on the CPU
 

@@ -102,10 +102,8 @@ class VlmPredictor:
         if backend is None:
             loaded = load_model(self.preset, adapter=adapter, quantization=quantization, device=device)
             backend = TransformersBackend(loaded)
-            self.adapter_id = loaded.adapter_id
-        else:
-            self.adapter_id = None
         self.backend = backend
+        self.adapter_id = backend.adapter_id
 
     @property
     def model_id(self) -> str:
