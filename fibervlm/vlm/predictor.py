@@ -1,7 +1,8 @@
 """`VlmPredictor`: images (+ optional stage-1 context) in, one validated `VlmResult` per image out.
 
 Stateful and batch-in/batch-out, so the same object serves a Ray Data stage (`__init__` loads once),
-Serve and the CLI. Deterministic for a given model, input and settings (greedy decoding).
+Serve and the CLI. Greedy decoding: on CPU in float32 the same model, input and settings give the same
+answer; on a GPU in bf16 repeated constrained batches were seen to differ (7 of 32 equal, issue 19).
 
     >>> from fibervlm.paths import demo_vlm
     >>> from fibervlm.synth import sample_endface
