@@ -64,8 +64,9 @@ def png_data_url(image: Image.Image) -> str:
 
 
 def sampling_params(schema: dict[str, Any] | None, max_new_tokens: int) -> dict[str, Any]:
-    """vLLM `SamplingParams` keywords: greedy, the chosen token's log-probability, our grammar."""
-    params: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_new_tokens, "logprobs": 0}
+    """vLLM `SamplingParams` keywords: greedy, our grammar. No log-probabilities: vLLM reports them
+    before the grammar's mask, not the probabilities `vlm_confidence` is defined on."""
+    params: dict[str, Any] = {"temperature": 0.0, "max_tokens": max_new_tokens}
     if schema is not None:
         params["structured_outputs"] = {"grammar": schema_grammar(schema)}
     return params
@@ -73,11 +74,7 @@ def sampling_params(schema: dict[str, Any] | None, max_new_tokens: int) -> dict[
 
 def engine_kwargs(preset: ModelPreset, *, adapter: str | Path | None) -> dict[str, Any]:
     """vLLM engine keywords of a preset: dtype, one image per prompt, its pixel budget, LoRA."""
-    kwargs: dict[str, Any] = {
-        "dtype": preset.dtype,
-        "limit_mm_per_prompt": {"image": 1},
-        "structured_outputs_config": {"backend": "xgrammar"},
-    }
+    kwargs: dict[str, Any] = {"dtype": preset.dtype, "limit_mm_per_prompt": {"image": 1}}
     budget = pixel_budget(preset)
     if budget is not None:  # the one budget (fibervlm.vlm.pixels), as vLLM's Qwen processor takes it
         kwargs["mm_processor_kwargs"] = {"min_pixels": budget[0], "max_pixels": budget[1]}
@@ -124,20 +121,12 @@ class VllmBackend(VlmBackend):
 
 
 def _generation(completion: Any, size: tuple[int, int]) -> Generation:
-    """One vLLM `CompletionOutput` → `Generation` (text, tokens, each chosen token's probability)."""
-    import math
-
+    """One vLLM `CompletionOutput` → `Generation`; without token probabilities, `vlm_confidence` is null."""
     ids = tuple(int(i) for i in completion.token_ids)
-    probs = tuple(
-        math.exp(step[token].logprob) for step, token in zip(completion.logprobs or [], ids, strict=False)
-    )
-    text = completion.text
     return Generation(
-        text=text,
+        text=completion.text,
         n_tokens=len(ids),
         model_input_size=size,
         stopped=completion.finish_reason == "stop",
         token_ids=ids,
-        token_probs=probs if len(probs) == len(ids) else (),
-        token_ends=(),  # vLLM detokenizes whole answers: no per-token offsets, so no confidence
     )
