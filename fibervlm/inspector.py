@@ -50,6 +50,12 @@ class VlmSettings(Config):
         default="tiny-qwen2-vl", description="Preset name (configs/models/) or a local model directory."
     )
     adapter: str | None = Field(default=None, description="A peft LoRA adapter directory, or None.")
+    backend: Literal["transformers", "vllm"] = Field(
+        default="transformers",
+        description="What generates: `transformers` (any machine) or `vllm` (GPU; the optional extra "
+        '`pip install -e ".[vllm]"`; refused with that message where vLLM is missing). Serve runs '
+        "transformers whatever this says.",
+    )
     batch_size: int = Field(default=8, ge=1, description="Images per generate call.")
     constrained: bool = Field(
         default=True, description="Grammar-constrained decoding (schema-valid by construction)."
@@ -187,6 +193,12 @@ class Inspector:
             from fibervlm.vlm import VlmPredictor
 
             settings = self.config.vlm
+            backend = None
+            if settings.backend == "vllm":
+                from fibervlm.vlm import load_preset
+                from fibervlm.vlm.vllm_backend import VllmBackend
+
+                backend = VllmBackend(load_preset(settings.model), adapter=settings.adapter)
             self.vlm = VlmPredictor(
                 settings.model,
                 task=self.config.task,
@@ -196,6 +208,7 @@ class Inspector:
                 constrained=settings.constrained,
                 max_new_tokens=settings.max_new_tokens,
                 num_threads=settings.num_threads,
+                backend=backend,
             )
 
     # --- the steps -------------------------------------------------------------------------------

@@ -170,6 +170,10 @@ def default_stages(config: BackfillConfig, *, progress: Any = None) -> list[Stag
     if config.inspector.detector is not None or config.inspector.quality is not None:
         stages.append(threaded(Stage1Stage, config.stage1))
     if config.inspector.vlm is not None:
+        if config.inspector.vlm.backend == "vllm":
+            from fibervlm.vlm.vllm_backend import require_vllm
+
+            require_vllm()  # refused here, before Ray starts, not in an actor
         stages.append(threaded(VlmStage, config.vlm))
     stages.append(spec(GradeStage, config.grade, progress=progress))
     return stages

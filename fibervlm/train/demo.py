@@ -140,11 +140,15 @@ def build_base(size: DemoModel, out: Path) -> Path:
     model = Qwen2VLForConditionalGeneration(config)
     model.generation_config = GenerationConfig.from_pretrained(tiny)
     pixels = size.image_px * size.image_px
-    processor = AutoProcessor.from_pretrained(tiny, min_pixels=pixels, max_pixels=pixels)
+    # The budget goes to the image processor's `size` only (never the tokenizer, whose saved budget
+    # transformers would merge over it) and travels in the preset file, the one place loaders read.
+    processor = AutoProcessor.from_pretrained(tiny, size={"shortest_edge": pixels, "longest_edge": pixels})
     model.save_pretrained(out)
     processor.save_pretrained(out)
+    fields: dict[str, Any] = {"min_pixels": pixels, "max_pixels": pixels}
     if size.view_um is not None:  # travels with the weights: the predictor shows the same view
-        (out / PRESET_FILE).write_text(json.dumps({"view_um": size.view_um}) + "\n")
+        fields["view_um"] = size.view_um
+    (out / PRESET_FILE).write_text(json.dumps(fields) + "\n")
     return out
 
 

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from fibervlm.train.config import TrainConfig
-from fibervlm.vlm.families import QWEN_FAMILIES
+from fibervlm.vlm import pixels
 from fibervlm.vlm.loading import LoadedVlm, load_model
 from fibervlm.vlm.presets import ModelPreset
 
@@ -19,15 +19,9 @@ VISION_PATTERN = re.compile(r"(^|\.)(visual|vision_model|vision_tower)\.")
 
 
 def load_processor(preset: ModelPreset) -> Any:
-    """The preset's processor alone (the driver's preflight does not need the weights)."""
-    from transformers import AutoProcessor
-
-    kwargs: dict[str, Any] = {}
-    if preset.family in QWEN_FAMILIES:
-        kwargs = {
-            k: v for k, v in (("min_pixels", preset.min_pixels), ("max_pixels", preset.max_pixels)) if v
-        }
-    return AutoProcessor.from_pretrained(preset.model_ref, **kwargs)
+    """The preset's processor alone (the driver's preflight does not need the weights), with the same
+    pixel budget as the predictor's."""
+    return pixels.load_processor(preset)
 
 
 def stop_token_id(generation_config: Any, tokenizer: Any) -> int:

@@ -24,7 +24,8 @@ from pydantic import Field
 
 from fibervlm.config import Config
 from fibervlm.train.data import Row, load_image
-from fibervlm.train.model import VISION_PATTERN
+from fibervlm.train.model import VISION_PATTERN, load_processor
+from fibervlm.vlm.presets import load_preset
 
 
 class VisionPretrain(Config):
@@ -55,11 +56,11 @@ def pretrain_vision(
     """Train the tower of the model in `model_dir` on `rows`, save the whole model to `out`; returns
     the count head's accuracy on the held-back rows next to their majority count."""
     import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     torch.manual_seed(settings.seed)
     model = AutoModelForImageTextToText.from_pretrained(model_dir)
-    processor = AutoProcessor.from_pretrained(model_dir)
+    processor = load_processor(load_preset(str(model_dir)))  # the budget of its preset file, as always
     faces = [_encode(processor, row) for row in rows]
     labels = [min(defect_count(row), settings.max_count) for row in rows]
     n_check = max(1, int(len(rows) * settings.check_fraction))

@@ -48,6 +48,7 @@ class VlmBackend(ABC):
     """Generates answers for a batch of requests, optionally constrained by a JSON Schema."""
 
     model_id: str
+    adapter_id: str | None = None  # the LoRA adapter it answers with, recorded in provenance
 
     @abstractmethod
     def generate(
@@ -62,6 +63,7 @@ class TransformersBackend(VlmBackend):
     def __init__(self, loaded: LoadedVlm) -> None:
         self.loaded = loaded
         self.model_id = loaded.preset.model_id or loaded.preset.name
+        self.adapter_id = loaded.adapter_id
         self._stop_ids = _stop_token_ids(loaded)
         self._grammars: GrammarCache | None = None  # compiled lazily: unconstrained runs never pay for it
 
@@ -85,7 +87,7 @@ class TransformersBackend(VlmBackend):
             )
         new_ids = output.sequences[:, inputs["input_ids"].shape[1] :]
         probs = _chosen_probs(output.scores, new_ids)
-        sizes = self._input_sizes(inputs, len(requests))
+        sizes = input_sizes(self.loaded.processor, self.loaded.preset.family, inputs, len(requests))
         return [
             self._decode(row, size, row_probs)
             for row, size, row_probs in zip(new_ids.tolist(), sizes, probs, strict=True)
@@ -99,17 +101,7 @@ class TransformersBackend(VlmBackend):
         return self._grammars
 
     def _encode(self, requests: list[VlmRequest]) -> Any:
-        processor = self.loaded.processor
-        texts = [
-            processor.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
-            for r in requests
-        ]
-        if self.loaded.preset.family in NESTED_IMAGE_FAMILIES:
-            images: list[Any] = [r.images for r in requests]
-        else:
-            images = [img for r in requests for img in r.images]
-        inputs = processor(text=texts, images=images, padding=True, return_tensors="pt")
-        return inputs.to(self.loaded.device)
+        return encode(self.loaded.processor, self.loaded.preset.family, requests).to(self.loaded.device)
 
     def _decode(self, token_ids: list[int], size: tuple[int, int], probs: list[float]) -> Generation:
         n_tokens, stopped = len(token_ids), False
@@ -131,26 +123,37 @@ class TransformersBackend(VlmBackend):
             token_ends=ends,
         )
 
-    def _input_sizes(self, inputs: Any, n_rows: int) -> list[tuple[int, int]]:
-        """(width, height) of the first image each row's model saw, after the processor's resize."""
-        family = self.loaded.preset.family
-        image_processor = self.loaded.processor.image_processor
-        if family in QWEN_FAMILIES:
-            patch_px = image_processor.patch_size
-            grids = inputs["image_grid_thw"].tolist()  # (t, h, w) in patches, one per image, rows in order
-            per_row = len(grids) // n_rows
-            return [
-                (grids[i * per_row][2] * patch_px, grids[i * per_row][1] * patch_px) for i in range(n_rows)
-            ]
-        if family == "mllama":
-            from transformers.models.mllama.image_processing_mllama import get_all_supported_aspect_ratios
 
-            tile_h, tile_w = inputs["pixel_values"].shape[-2:]
-            layouts = get_all_supported_aspect_ratios(image_processor.max_image_tiles)
-            ids = inputs["aspect_ratio_ids"][:, 0].tolist()  # 1-based index of (rows, cols) of tiles
-            return [(layouts[i - 1][1] * int(tile_w), layouts[i - 1][0] * int(tile_h)) for i in ids]
-        height, width = inputs["pixel_values"].shape[-2:]
-        return [(int(width), int(height))] * n_rows
+def input_sizes(processor: Any, family: str, inputs: Any, n_rows: int) -> list[tuple[int, int]]:
+    """(width, height) of the first image each row's model saw, after the processor's resize."""
+    image_processor = processor.image_processor
+    if family in QWEN_FAMILIES:
+        patch_px = image_processor.patch_size
+        grids = inputs["image_grid_thw"].tolist()  # (t, h, w) in patches, one per image, rows in order
+        per_row = len(grids) // n_rows
+        return [(grids[i * per_row][2] * patch_px, grids[i * per_row][1] * patch_px) for i in range(n_rows)]
+    if family == "mllama":
+        from transformers.models.mllama.image_processing_mllama import get_all_supported_aspect_ratios
+
+        tile_h, tile_w = inputs["pixel_values"].shape[-2:]
+        layouts = get_all_supported_aspect_ratios(image_processor.max_image_tiles)
+        ids = inputs["aspect_ratio_ids"][:, 0].tolist()  # 1-based index of (rows, cols) of tiles
+        return [(layouts[i - 1][1] * int(tile_w), layouts[i - 1][0] * int(tile_h)) for i in ids]
+    height, width = inputs["pixel_values"].shape[-2:]
+    return [(int(width), int(height))] * n_rows
+
+
+def encode(processor: Any, family: str, requests: list[VlmRequest]) -> Any:
+    """The processor's left-padded batch (token ids, pixels, image grids) of `requests`, on the CPU."""
+    texts = [
+        processor.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+        for r in requests
+    ]
+    if family in NESTED_IMAGE_FAMILIES:
+        images: list[Any] = [r.images for r in requests]
+    else:
+        images = [img for r in requests for img in r.images]
+    return processor(text=texts, images=images, padding=True, return_tensors="pt")
 
 
 def _chosen_probs(scores: Any, new_ids: Any) -> list[list[float]]:

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fibervlm.vlm.families import QWEN_FAMILIES
+from fibervlm.vlm.pixels import PixelBudgetError, load_processor
 from fibervlm.vlm.presets import ModelPreset, load_preset
 
 Quantization = Literal["4bit", "8bit"]
-_QWEN_MIN_PIXELS = 56 * 56
-_QWEN_MAX_PIXELS = 28 * 28 * 16384
 
 
 class ModelLoadError(ValueError):
@@ -64,10 +62,10 @@ def load_model(
     adapter_dir = _check_adapter(adapter, preset) if adapter is not None else None
     model_dir = _ensure_weights(preset)
 
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
 
     try:
-        processor = AutoProcessor.from_pretrained(model_dir, **_processor_kwargs(preset))
+        processor = load_processor(preset, model_dir)
         model: Any = AutoModelForImageTextToText.from_pretrained(
             model_dir,
             dtype=_dtype(preset, device),
@@ -77,6 +75,8 @@ def load_model(
         )
     except OSError as error:  # not in the local HF cache (offline) or not a model directory
         raise ModelLoadError(f"preset {preset.name!r}: cannot load {model_dir}: {error}") from error
+    except PixelBudgetError as error:
+        raise ModelLoadError(str(error)) from error
     if quantization_config is None:
         model = model.to(device)
     if adapter_dir is not None:
@@ -103,18 +103,6 @@ def _ensure_weights(preset: ModelPreset) -> str:
     elif preset.path and not Path(ref).is_dir():
         raise ModelLoadError(f"preset {preset.name!r}: path {ref} does not exist")
     return ref
-
-
-def _processor_kwargs(preset: ModelPreset) -> dict[str, Any]:
-    """The preset's image budget overrides the processor's saved one (Qwen families only)."""
-    if preset.family not in QWEN_FAMILIES:
-        return {}
-    if preset.min_pixels is None and preset.max_pixels is None:
-        return {}
-    # transformers 5 reads the budget from `size` (min/max_pixels kwargs are deprecated); Qwen's defaults.
-    min_pixels = preset.min_pixels or _QWEN_MIN_PIXELS
-    max_pixels = preset.max_pixels or _QWEN_MAX_PIXELS
-    return {"size": {"shortest_edge": min_pixels, "longest_edge": max_pixels}}
 
 
 def _dtype(preset: ModelPreset, device: str) -> Any:

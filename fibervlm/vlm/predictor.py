@@ -1,7 +1,8 @@
 """`VlmPredictor`: images (+ optional stage-1 context) in, one validated `VlmResult` per image out.
 
 Stateful and batch-in/batch-out, so the same object serves a Ray Data stage (`__init__` loads once),
-Serve and the CLI. Deterministic for a given model, input and settings (greedy decoding).
+Serve and the CLI. Greedy decoding: on CPU in float32 the same model, input and settings give the same
+answer; on a GPU in bf16 repeated constrained batches were seen to differ (7 of 32 equal, issue 19).
 
     >>> from fibervlm.paths import demo_vlm
     >>> from fibervlm.synth import sample_endface
@@ -102,10 +103,8 @@ class VlmPredictor:
         if backend is None:
             loaded = load_model(self.preset, adapter=adapter, quantization=quantization, device=device)
             backend = TransformersBackend(loaded)
-            self.adapter_id = loaded.adapter_id
-        else:
-            self.adapter_id = None
         self.backend = backend
+        self.adapter_id = backend.adapter_id
 
     @property
     def model_id(self) -> str:

@@ -106,3 +106,17 @@ def test_every_default_stage_reads_only_columns_an_earlier_stage_wrote() -> None
     for cls in chain:
         assert set(cls.input_columns) <= available, (cls.__name__, set(cls.input_columns) - available)
         available |= set(cls.output_columns)
+
+
+def test_a_vllm_backfill_without_vllm_is_refused_before_ray_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from fibervlm.vlm.vllm_backend import VllmMissingError
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else find_spec(name, *a)
+    )
+    config = BackfillConfig.model_validate({"inspector": {"vlm": {"backend": "vllm"}}})
+    with pytest.raises(VllmMissingError, match=r"optional extra"):
+        default_stages(config)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import xgrammar as xgr
 
+from fibervlm.paths import demo_vlm
 from fibervlm.tasks import get_task
 from fibervlm.vlm import ModelPreset, VlmPredictor, load_model, parse_answer
-from fibervlm.vlm.constrained import max_answer_tokens, schema_grammar
+from fibervlm.vlm.constrained import (
+    BatchedLogitsProcessor,
+    GrammarCache,
+    max_answer_tokens,
+    schema_grammar,
+)
 
 SCHEMA = get_task("endface").json_schema
 
@@ -77,3 +84,39 @@ def test_parse_answer_says_why() -> None:
     bad = '{"defects": [], "pass_fail": "MAYBE", "explanation": ""}'
     parsed = parse_answer(bad, model)
     assert not parsed.valid and parsed.error is not None and "pass_fail" in parsed.error
+
+
+class _RowwiseAndBatched:
+    """Runs xgrammar's row-by-row processor and ours on every step of one real generate call."""
+
+    def __init__(self, compiled: object) -> None:
+        from xgrammar.contrib.hf import LogitsProcessor
+
+        self.rowwise, self.batched = LogitsProcessor(compiled), BatchedLogitsProcessor(compiled)
+        self.steps = 0
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        expected = self.rowwise(input_ids, scores.clone())
+        masked = self.batched(input_ids, scores)
+        assert torch.equal(self.rowwise.token_bitmask, self.batched.token_bitmask), f"step {self.steps}"
+        assert torch.equal(expected, masked)
+        self.steps += 1
+        return masked
+
+
+def test_batched_masks_equal_the_row_by_row_masks(
+    images: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo model answers in a few dozen tokens and its rows stop at different steps, so finished
+    # rows (kept out of the batched fill) are exercised too.
+    processors: list[_RowwiseAndBatched] = []
+
+    def both(self: GrammarCache, schema: dict[str, object]) -> _RowwiseAndBatched:
+        processors.append(_RowwiseAndBatched(self.compiled(schema)))
+        return processors[-1]
+
+    monkeypatch.setattr(GrammarCache, "logits_processor", both)
+    results = VlmPredictor(demo_vlm(), batch_size=8, num_threads=1)(images[:8])
+    assert all(r.valid for r in results)
+    assert len(processors) == 1 and processors[0].steps == max(r.n_tokens for r in results)
+    assert len({r.n_tokens for r in results}) > 1, "rows that stop at different steps"
