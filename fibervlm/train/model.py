@@ -9,19 +9,12 @@ import re
 from typing import Any
 
 from fibervlm.train.config import TrainConfig
-from fibervlm.vlm import pixels
 from fibervlm.vlm.loading import LoadedVlm, load_model
 from fibervlm.vlm.presets import ModelPreset
 
 # Parameter-name fragments of the vision towers of our families (Qwen `visual`, Mllama `vision_model`,
 # Gemma 3 `vision_tower`): frozen in full fine-tuning as well.
 VISION_PATTERN = re.compile(r"(^|\.)(visual|vision_model|vision_tower)\.")
-
-
-def load_processor(preset: ModelPreset) -> Any:
-    """The preset's processor alone (the driver's preflight does not need the weights), with the same
-    pixel budget as the predictor's."""
-    return pixels.load_processor(preset)
 
 
 def stop_token_id(generation_config: Any, tokenizer: Any) -> int:

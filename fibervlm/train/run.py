@@ -27,8 +27,9 @@ from fibervlm.train.data import ExampleEncoder, read_rows
 from fibervlm.train.ds_config import load_deepspeed_config
 from fibervlm.train.holdout import evaluate_holdout, majority_baseline
 from fibervlm.train.loop import EXPORT_DIR, train_loop_per_worker
-from fibervlm.train.model import load_processor, stop_token_id
+from fibervlm.train.model import stop_token_id
 from fibervlm.train.preflight import PreflightReport, preflight
+from fibervlm.vlm.pixels import load_processor
 from fibervlm.vlm.presets import PRESET_FILE
 
 

@@ -24,7 +24,8 @@ from pydantic import Field
 
 from fibervlm.config import Config
 from fibervlm.train.data import Row, load_image
-from fibervlm.train.model import VISION_PATTERN, load_processor
+from fibervlm.train.model import VISION_PATTERN
+from fibervlm.vlm.pixels import load_processor
 from fibervlm.vlm.presets import load_preset
 
 

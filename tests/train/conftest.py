@@ -44,7 +44,8 @@ def encoder(tiny_preset):
 
     from fibervlm.tasks import get_task
     from fibervlm.train.data import ExampleEncoder
-    from fibervlm.train.model import load_processor, stop_token_id
+    from fibervlm.train.model import stop_token_id
+    from fibervlm.vlm.pixels import load_processor
 
     processor = load_processor(tiny_preset)
     task = get_task("endface")

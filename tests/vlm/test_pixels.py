@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fibervlm.paths import REPO_ROOT
-from fibervlm.train.model import load_processor as training_processor
+from fibervlm.train.run import load_processor as training_processor
 from fibervlm.vlm import ModelLoadError, ModelPreset, load_model, load_preset
 from fibervlm.vlm.pixels import pixel_budget, saved_budgets
 
