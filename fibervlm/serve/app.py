@@ -201,7 +201,9 @@ class Ingress:
 
     async def _call(self, request: Request, method: str, *args: Any) -> Any:
         """A model call for the request's model id, bounded by the queue and the request timeout."""
-        model_id = self._model_id()
+        return await self._ask(self._model_id(), _request_id(request), method, *args)
+
+    async def _ask(self, model_id: str, request_id: str, method: str, *args: Any) -> Any:
         response = getattr(self.model.options(multiplexed_model_id=model_id), method).remote(*args)
         timeout_s = self.config.limits.request_timeout_s
         try:
@@ -216,23 +218,17 @@ class Ingress:
                 503, f"the model did not answer within {timeout_s:g} s; retry later", code="timeout"
             ) from None
         except Exception:
-            log.exception("request %s: model call %s failed", _request_id(request), method)
+            log.exception("request %s: model call %s failed", request_id, method)
             raise ApiError(503, "model replica unavailable; retry later", code="model_unavailable") from None
 
     async def _shadow_call(
         self, model_id: str, image: Any, options: ImageOptions, request_id: str
     ) -> dict[str, Any]:
-        """The shadow's inspect: a failure is an outcome to record, never an ApiError."""
-        response = self.model.options(multiplexed_model_id=model_id).inspect.remote(
-            image, options, request_id
-        )
+        """The shadow's inspect: a refusal is an outcome to record, never the client's error."""
         try:
-            return await asyncio.wait_for(response, timeout=self.config.limits.request_timeout_s)
-        except BackPressureError:
-            return {"failure": {"code": "overloaded"}}
-        except TimeoutError:
-            response.cancel()
-            return {"failure": {"code": "timeout"}}
+            return await self._ask(model_id, request_id, "inspect", image, options, request_id)
+        except ApiError as error:
+            return {"failure": {"code": error.code}}
 
     async def _inspect_all(self, request: Request, images: list[ImageRequest]) -> list[dict[str, Any]]:
         request_id = _request_id(request)
