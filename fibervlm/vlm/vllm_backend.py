@@ -1,10 +1,10 @@
 """The vLLM backend (`inspector.vlm.backend: vllm`): the same `VlmBackend` answers from a vLLM engine.
 
 vLLM is an optional extra (`pip install -e ".[vllm]"`, GPU machines); nothing here imports it until a
-backend is made, so configs naming it validate everywhere. The request shapes are shared with the
-backfill's `ray.data.llm` processor (`fibervlm.pipeline.vllm_processor`): OpenAI chat messages with the
-image as a PNG data URL, greedy sampling, and our grammar (`schema_grammar`, the same language the
-transformers backend constrains to) as vLLM's structured output.
+backend is made, so configs naming it validate everywhere. Each backfill VLM actor (and the inspector)
+holds one engine; the requests are OpenAI chat messages with the image as a PNG data URL, greedy
+sampling, and our grammar (`schema_grammar`, the same language the transformers backend constrains to)
+as vLLM's structured output. The backfill does not yet go through `ray.data.llm`'s processor.
 """
 
 from __future__ import annotations
