@@ -9,6 +9,7 @@ grading. A drawer returns None when it found no free place inside the image.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -159,10 +160,15 @@ PARTICLE = BlobStyle(roughness=0.3, harmonics=4, aspect=(0.6, 1.0), soft=False, 
 SMEAR = BlobStyle(roughness=0.15, harmonics=3, aspect=(0.2, 0.55), soft=True, margin=(1.0, 0), texture=0.25)
 
 
-def _textured_blob(
-    rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], size_um: float, style: BlobStyle
-) -> tuple[StarShape, Patch, np.ndarray] | None:
-    """A ragged ellipse `size_um` across placed at a radius in `radii_um`: (shape, patch, opacity)."""
+def _contamination(
+    rng: np.random.Generator,
+    canvas: Canvas,
+    radii_um: tuple[float, float],
+    size_um: float,
+    style: BlobStyle,
+    paint: Callable[[StarShape, Patch, np.ndarray], None],
+) -> Defect | None:
+    """A ragged ellipse `size_um` across, placed at a radius in `radii_um` and painted with its opacity."""
     amplitudes, phases = _roughness(rng, style.roughness, style.harmonics)
     radius_px = canvas.geometry.px(size_um) / 2 / (1 + 0.5 * sum(amplitudes))
     template = StarShape(
@@ -182,37 +188,36 @@ def _textured_blob(
         shape.outline(), times * radius_px + plus, canvas.geometry.width, canvas.geometry.height
     )
     edge = shape.soft_alpha(patch) if style.soft else shape.hard_alpha(patch)
-    return shape, patch, edge * (1 - style.texture + style.texture * smooth_noise(rng, patch.shape))
+    paint(shape, patch, edge * (1 - style.texture + style.texture * smooth_noise(rng, patch.shape)))
+    return blob_label("contamination", shape.outline(), canvas.geometry)
 
 
 def draw_particle(
     rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], diameter_um: float
 ) -> Defect | None:
     """Dust: a ragged dark blob with some inner texture, sometimes a bright defocus halo."""
-    placed = _textured_blob(rng, canvas, radii_um, diameter_um, PARTICLE)
-    if placed is None:
-        return None
-    shape, patch, alpha = placed
-    canvas.darken(patch, alpha, float(rng.uniform(0.4, 0.85)))
-    if rng.random() < 0.4:
-        q, _ = shape.normalised_distance(patch)
-        canvas.brighten(patch, np.exp(-(((q - 1.25) / 0.15) ** 2)), float(rng.uniform(0.08, 0.2)))
-    return blob_label("contamination", shape.outline(), canvas.geometry)
+
+    def paint(shape: StarShape, patch: Patch, alpha: np.ndarray) -> None:
+        canvas.darken(patch, alpha, float(rng.uniform(0.4, 0.85)))
+        if rng.random() < 0.4:
+            q, _ = shape.normalised_distance(patch)
+            canvas.brighten(patch, np.exp(-(((q - 1.25) / 0.15) ** 2)), float(rng.uniform(0.08, 0.2)))
+
+    return _contamination(rng, canvas, radii_um, diameter_um, PARTICLE, paint)
 
 
 def draw_smear(
     rng: np.random.Generator, canvas: Canvas, radii_um: tuple[float, float], length_um: float
 ) -> Defect | None:
     """An oily smear: a faint, soft, elongated film; its size is the long axis at half strength."""
-    placed = _textured_blob(rng, canvas, radii_um, length_um, SMEAR)
-    if placed is None:
-        return None
-    shape, patch, alpha = placed
-    if rng.random() < 0.7:
-        canvas.darken(patch, alpha, float(rng.uniform(0.25, 0.45)))
-    else:
-        canvas.brighten(patch, alpha, float(rng.uniform(0.2, 0.35)))
-    return blob_label("contamination", shape.outline(), canvas.geometry)
+
+    def paint(shape: StarShape, patch: Patch, alpha: np.ndarray) -> None:
+        if rng.random() < 0.7:
+            canvas.darken(patch, alpha, float(rng.uniform(0.25, 0.45)))
+        else:
+            canvas.brighten(patch, alpha, float(rng.uniform(0.2, 0.35)))
+
+    return _contamination(rng, canvas, radii_um, length_um, SMEAR, paint)
 
 
 def draw_chip(rng: np.random.Generator, canvas: Canvas, bite_radius_um: float) -> Defect | None:

@@ -196,13 +196,13 @@ A toy: it shows the task trains end to end; use a real preset (qwen2-vl-2b) for 
 
 
 main = Recipe(
-    description=__doc__.splitlines()[0],
-    config_type=CadDemoConfig,
-    default_config=REPO_ROOT / "configs" / "train" / "cad-tiny.yaml",
+    __doc__,
+    CadDemoConfig,
+    "cad-tiny.yaml",
     train=train_cad_demo,
     learned=learned,
     shown=lambda metrics: {k: metrics[k] for k in ("model", "baseline", "wall_s")},
-    failure="not above the OCR baseline: {config.out_dir} left as it was, metrics in {config.work_dir}",
+    baseline="the OCR baseline",
 ).main
 
 

@@ -279,12 +279,12 @@ def _vision_line(vision: dict[str, Any]) -> str:
 
 
 main = Recipe(
-    description=__doc__.splitlines()[0],
-    config_type=VlmDemoConfig,
-    default_config=REPO_ROOT / "configs" / "train" / "tiny-demo.yaml",
+    __doc__,
+    VlmDemoConfig,
+    "tiny-demo.yaml",
     train=train_demo_vlm,
     learned=learned,
-    failure="below the majority baseline: {config.out_dir} left as it was, metrics in {config.work_dir}",
+    baseline="the majority baseline",
 ).main
 
 
