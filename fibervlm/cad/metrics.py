@@ -6,8 +6,10 @@
   invalid answer contributes its gold slots as misses.
 - **Dimension accuracy**: the share of H, W and D within `tolerance` (5 %) of the gold value, over all
   parts (an invalid answer gets all three wrong), and the share of parts with all three right.
-- **Render success**: the share of answers whose OpenSCAD export renders to a non-empty STL, and the
-  share whose rendered box matches the gold dimensions within the tolerance.
+- **Render success**: the share of answers with a solid component of their own whose OpenSCAD export
+  renders to a non-empty STL, and the share whose rendered box matches the gold dimensions within the
+  tolerance. An answer without a solid component exports as its overall box (`to_scad`): that renders,
+  but shows nothing of the part, so it is no success; `overall_box_fallback` is their share.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def evaluate(
         raise ValueError(f"{len(raws)} answers but {len(golds)} gold reports")
     n = len(golds)
     counts = {name: [0, 0, 0] for name in LIST_FIELDS}  # tp, fp, fn
-    dims_right = all_right = valid = rendered = render_match = 0
+    dims_right = all_right = valid = rendered = render_match = fallback = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, (raw, gold) in enumerate(zip(raws, golds, strict=True)):
             pred = parse(raw)
@@ -82,11 +84,13 @@ def evaluate(
             ]
             dims_right += sum(right)
             all_right += all(right)
+            solid = any(c.role == "solid" for c in pred.components)
+            fallback += not solid
             if render:
                 scad = Path(tmp) / f"{i}.scad"
                 scad.write_text(to_scad(pred))
                 result = render_stl(scad, Path(tmp) / f"{i}.stl")
-                rendered += result.ok
+                rendered += result.ok and solid
                 if result.bbox_mm is not None:
                     gold_wdh = (gold.dimensions.W, gold.dimensions.D, gold.dimensions.H)
                     render_match += all(
@@ -100,6 +104,7 @@ def evaluate(
         "slot_f1_per_field": {name: _f1(*c) for name, c in counts.items()},
         "dimension_accuracy": dims_right / (3 * n) if n else 0.0,
         "dimensions_all_within": all_right / n if n else 0.0,
+        "overall_box_fallback": fallback / n if n else 0.0,
         "tolerance": tolerance,
     }
     if render:

@@ -45,6 +45,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(to_scad(report, source=path.name))
     summary: dict[str, object] = {"scad": str(out), "components": len(report.components)}
+    if not any(c.role == "solid" for c in report.components):
+        summary["warning"] = "no solid component: the overall box W × D × H stands for the part"
     if args.render:
         result = render_stl(out, Path(args.render))
         summary.update(stl=args.render, ok=result.ok, error=result.error, bbox_mm=result.bbox_mm)

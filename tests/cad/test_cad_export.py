@@ -50,3 +50,13 @@ def test_an_invalid_report_is_refused_naming_the_field(tmp_path: Path, capsys) -
     assert main(["cad", "export", str(pred), "--out", str(tmp_path / "x.scad")]) == 2
     assert "dimensions.H" in capsys.readouterr().err
     assert not (tmp_path / "x.scad").exists()
+
+
+def test_a_report_without_a_solid_exports_its_box_and_says_so(tmp_path: Path, capsys) -> None:
+    report = sample_part(3, 0).report
+    holes = report.model_copy(update={"components": [c for c in report.components if c.role == "cut"]})
+    pred = tmp_path / "PRED.json"
+    pred.write_text(holes.model_dump_json())
+    assert main(["cad", "export", str(pred), "--out", str(tmp_path / "x.scad")]) == 0
+    assert "no solid component" in json.loads(capsys.readouterr().out)["warning"]
+    assert "cube([W, D, H]);" in (tmp_path / "x.scad").read_text()

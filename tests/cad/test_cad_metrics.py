@@ -34,6 +34,17 @@ def test_metrics_on_hand_made_answers() -> None:
     assert metrics["dimension_accuracy"] == pytest.approx((3 + 2 + 0) / 9)
     assert metrics["dimensions_all_within"] == pytest.approx(1 / 3)
     assert metrics["slot_f1_per_field"]["manufacturing"] == pytest.approx(2 * 3 / (2 * 3 + 0 + 3))
+    assert metrics["overall_box_fallback"] == 0.0
+
+
+@pytest.mark.skipif(not openscad_available(), reason="openscad not installed (apt-get install openscad)")
+def test_an_answer_without_a_solid_renders_as_its_box_but_is_no_render_success() -> None:
+    gold = sample_part(1, 10).report
+    holes_only = gold.model_copy(update={"components": [c for c in gold.components if c.role == "cut"]})
+    metrics = evaluate([gold.model_dump_json(), holes_only.model_dump_json()], [gold, gold], render=True)
+    assert metrics["overall_box_fallback"] == 0.5
+    assert metrics["render_success"] == 0.5  # the fallback box rendered, and is not counted
+    assert metrics["render_bbox_match"] == 1.0  # ...though its box is the gold one
 
 
 @pytest.mark.skipif(not openscad_available(), reason="openscad not installed (apt-get install openscad)")
@@ -52,4 +63,4 @@ def test_cli_eval_of_the_baseline_with_renders(cad_set: Path, cad_labels: list[d
     ) / (3 * len(golds))
     assert metrics["n"] == 12 and metrics["json_validity"] == 1.0
     assert metrics["dimension_accuracy"] == pytest.approx(expected)
-    assert metrics["render_success"] == 1.0  # one box each: always renders
+    assert metrics["render_success"] == 1.0 and metrics["overall_box_fallback"] == 0.0  # a solid box each
