@@ -124,6 +124,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fibervlm.serve.cad import run_cad_local
+
+    return run_cad_local(port=args.port, model=args.model, adapter=args.adapter, ocr=args.ocr == "auto")
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="tiny-qwen2-vl", help="model preset or directory")
     parser.add_argument("--adapter", help="LoRA adapter directory")
@@ -170,6 +176,11 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     _add_model_options(f)
     f.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
     f.set_defaults(func=cmd_backfill)
+    w = actions.add_parser("serve", help="Ray Serve on local Ray: POST a part's views to /cad/v1/parts")
+    w.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1")
+    _add_model_options(w)
+    w.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
+    w.set_defaults(func=cmd_serve)
     v = actions.add_parser("eval", help="JSON validity, slot F1, dimension accuracy (5 %%), render success")
     v.add_argument("--pred", required=True, help="predictions JSONL (part_id, raw); a labels.jsonl: the gold")
     v.add_argument("--labels", required=True, help="labels.jsonl of `cad synth`")

@@ -93,3 +93,22 @@ class CadIngress:
 def build_cad_app(model: str = "tiny-qwen2-vl", adapter: str | None = None, ocr: bool = True) -> Any:
     """The application: `serve.run(build_cad_app(...), name="cad", route_prefix="/cad")`."""
     return CadIngress.bind(model=model, adapter=adapter, ocr=ocr)  # type: ignore[attr-defined]
+
+
+def run_cad_local(
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    model: str = "tiny-qwen2-vl",
+    adapter: str | None = None,
+    ocr: bool = True,
+) -> int:
+    """`fibervlm cad serve`: the drawings app alone at `http://HOST:PORT/cad`, until SIGTERM/SIGINT."""
+    from fibervlm.serve.runner import serve_until_stopped
+
+    def start() -> str:
+        serve.start(http_options={"host": host, "port": port})
+        serve.run(build_cad_app(model, adapter, ocr), name="cad", route_prefix="/cad", blocking=False)
+        return f"http://{host}:{port}/cad"
+
+    return serve_until_stopped(start, ["cad"])

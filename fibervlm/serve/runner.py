@@ -19,6 +19,7 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,29 +135,34 @@ def ensure_demo_model(config: ServeConfig) -> str | None:
 def run_local(
     path: str | Path, overrides: list[str] | None = None, *, port: int | None = None, num_cpus: int = 2
 ) -> int:
-    """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until SIGTERM/SIGINT.
-
-    On either signal it drains: the application is deleted first, so its replicas finish the requests in
-    flight (up to `load.graceful_shutdown_timeout_s`) while the proxy still returns their answers; then
-    Serve and Ray stop, and the command exits 0.
-    """
+    """`fibervlm serve --config FILE`: a local Ray, the app on the file's host/port, until SIGTERM/SIGINT."""
     schema = load_serve_file(path, overrides)
     if port is not None:
         schema = with_port(schema, port, host=schema.http_options.host)
     ensure_demo_model(app_config(schema))
+    return serve_until_stopped(lambda: deploy(schema), [app.name for app in schema.applications], num_cpus)
+
+
+def serve_until_stopped(start: Callable[[], str], apps: list[str], num_cpus: int = 2) -> int:
+    """Run `start()` (it deploys `apps` and returns their URL) on a local Ray until SIGTERM/SIGINT.
+
+    On either signal it drains: the applications are deleted first, so their replicas finish the requests
+    in flight (up to their graceful shutdown timeout) while the proxy still returns their answers; then
+    Serve and Ray stop, and the command exits 0.
+    """
     stop = threading.Event()
     with ray_session(RayConfig(address="local", num_cpus=num_cpus)):
         # After ray.init, which installs handlers of its own that end the process without draining.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda received, _frame: stop.set())
         try:
-            url = deploy(schema)
+            url = start()
             print(f"fibervlm serving at {url}/ (Ctrl-C or SIGTERM to stop)", flush=True)
             while not stop.wait(timeout=1.0):
                 pass
             print("fibervlm: draining requests in flight, then stopping", flush=True)
-            for app in schema.applications:
-                serve.delete(app.name)
+            for name in apps:
+                serve.delete(name)
         finally:
             serve.shutdown()
     print("fibervlm: stopped", flush=True)

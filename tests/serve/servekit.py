@@ -1,4 +1,4 @@
-"""Helpers of the Serve tests: ports, PNG bytes, registry versions, error assertions."""
+"""Helpers of the Serve tests: ports, PNG bytes, registry versions, error assertions, serving commands."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import io
 import re
 import socket
 import struct
+import subprocess
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -109,3 +111,18 @@ def publish_adapter(root: str, *, seed: int, accuracy: float = 0.5) -> str:
         return publish(
             root, "endface", metrics={"pass_fail_accuracy": accuracy}, manifest=manifest, source_dir=folder
         )
+
+
+def wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> list[str]:
+    """The lines a serving command printed up to the one containing `text`; fails with its last lines."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"no {text!r} within {timeout_s:g} s:\n{''.join(lines[-40:])}")

@@ -11,25 +11,11 @@ import time
 
 import httpx
 import pytest
-from servekit import free_port, publish_tiny
+from servekit import free_port, publish_tiny, wait_for_line
 
 from fibervlm.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # its own Ray and Serve in a subprocess (~20 s)
-
-
-def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if text in line:
-            return lines
-    raise AssertionError(f"no {text!r} within {timeout_s:g} s:\n{''.join(lines[-40:])}")
 
 
 def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path, endface_png) -> None:
@@ -45,7 +31,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path, endface_png) ->
     env = {**os.environ, "RAY_ADDRESS": "", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        _wait_for_line(process, "fibervlm serving at", timeout_s=180)
+        wait_for_line(process, "fibervlm serving at", timeout_s=180)
         files = [("images", (f"{i}.png", endface_png[0], "image/png")) for i in range(8)]
         answers: list[httpx.Response] = []
         request = threading.Thread(
@@ -56,7 +42,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(tmp_path, endface_png) ->
         request.start()
         time.sleep(1.0)  # the batch is in the model replica by now (8 images take seconds)
         process.send_signal(signal.SIGTERM)
-        output = "".join(_wait_for_line(process, "fibervlm: stopped", timeout_s=120))
+        output = "".join(wait_for_line(process, "fibervlm: stopped", timeout_s=120))
         assert process.wait(timeout=60) == 0, output
         request.join(timeout=60)
     finally:
