@@ -118,7 +118,12 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from fibervlm.pipeline.cad import CadBackfillConfig, run_cad_backfill
 
     config = CadBackfillConfig(
-        input=args.input, output=args.output, model=args.model, adapter=args.adapter, ocr=args.ocr
+        input=args.input,
+        output=args.output,
+        model=args.model,
+        adapter=args.adapter,
+        ocr=args.ocr,
+        overwrite=args.overwrite,
     )
     print(json.dumps(run_cad_backfill(config), indent=2))
     return 0
@@ -175,6 +180,7 @@ def add_cad(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--output", required=True, help="folder for the answers (Parquet, _summary.json)")
     _add_model_options(f)
     f.add_argument("--ocr", choices=("auto", "none"), default="auto", help="Tesseract context when installed")
+    f.add_argument("--overwrite", action="store_true", help="answer every part again (default: resume)")
     f.set_defaults(func=cmd_backfill)
     w = actions.add_parser("serve", help="Ray Serve on local Ray: POST a part's views to /cad/v1/parts")
     w.add_argument("--port", type=int, default=8001, help="port on 127.0.0.1")

@@ -7,21 +7,29 @@
 A part whose views cannot be read — empty or corrupt bytes, the same view twice — is an `error` row with
 the reason naming the view; the other parts are answered. `status` is `ok` for a schema-valid answer,
 `invalid` for an answer that does not validate (kept in `raw`), `error` when the model was not asked.
+
+Each written block is one Parquet file, published atomically and named by a hash of its part ids (a
+retried write task rewrites the same file). A re-run skips the parts already in the output, so a killed
+run resumes without duplicates or gaps; `overwrite` redoes them all.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
+from ray.data import Datasink
+from ray.data.block import Block, BlockAccessor
 
 from fibervlm.config import Config
 from fibervlm.pipeline.stage import Stage
+from fibervlm.pipeline.storage import list_files, locate, remove_leftovers, write_table_atomically
 from fibervlm.ray_session import RayConfig, ray_session
+from fibervlm.schemas import stable_hash
 
 _TYPES = {
     "part_id": "string", "status": "string", "error": "string", "views": "string", "context": "string",
@@ -52,6 +60,7 @@ class CadBackfillConfig(Config):
     batch_size: int = Field(4, gt=0, description="Parts per generate call.")
     actors: int = Field(1, gt=0, description="VLM actors (each loads the model once).")
     cpus_per_actor: float = Field(1.0, gt=0, description="CPUs reserved per VLM actor.")
+    overwrite: bool = Field(False, description="Delete the output first and answer every part (else resume).")
     ray: RayConfig = Field(default_factory=RayConfig, description="Which Ray runs it (local by default).")
 
 
@@ -167,15 +176,66 @@ def _as_table(stage: type[Stage]) -> Any:
     return Typed
 
 
-def run_cad_backfill(config: CadBackfillConfig) -> dict[str, Any]:
-    """Run it and return the counts per status (also written as `<output>/_summary.json`)."""
+class PartsSink(Datasink[None]):
+    """The answers' sink: one atomically published file per write task (see the module's note)."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output  # a URI: each worker builds its own filesystem from its environment
+
+    def write(self, blocks: Iterable[Block], ctx: Any) -> None:
+        import pyarrow as pa
+
+        tables = [t for t in (BlockAccessor.for_block(b).to_arrow() for b in blocks) if t.num_rows]
+        if not tables:
+            return
+        table = pa.concat_tables(tables)
+        location = locate(self.output)
+        name = f"part-{stable_hash(sorted(table.column('part_id').to_pylist()), length=20)}.parquet"
+        write_table_atomically(location, location.join(name), table)
+
+
+def answered_parts(output: str) -> set[str]:
+    """The part ids already in the output's committed files: what a re-run skips."""
     import pyarrow.parquet as pq
+
+    location = locate(output)
+    done: set[str] = set()
+    for path in list_files(location, (".parquet",)):
+        done.update(pq.read_table(path, columns=["part_id"], filesystem=location.fs).column(0).to_pylist())
+    return done
+
+
+def run_cad_backfill(config: CadBackfillConfig) -> dict[str, Any]:
+    """Run it (resuming) and return the counts per status over the whole output (`<output>/_summary.json`)."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    location = locate(config.output)
+    if config.overwrite and location.fs.get_file_info(location.path).type != pafs.FileType.NotFound:
+        location.fs.delete_dir(location.path)
+    remove_leftovers(location)
+    done = answered_parts(config.output)
+    todo = set(pq.read_table(config.input, columns=[config.key_column]).column(0).to_pylist()) - done
+    if todo:
+        _answer(config, skip=done)
+    return _summarise(config.output, resumed=len(done), answered=len(todo))
+
+
+def _answer(config: CadBackfillConfig, *, skip: set[str]) -> None:
+    """The Ray Data pipeline over the parts not in `skip`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import ray.data
     from ray.data import ActorPoolStrategy
 
     key = config.key_column
     with ray_session(config.ray):
         views = ray.data.read_parquet(config.input, columns=[key, "view", "image"])
+        if skip:
+            answered = pa.array(sorted(skip), pa.string())
+            views = views.map_batches(
+                lambda t: t.filter(pc.invert(pc.is_in(t[key], value_set=answered))), batch_format="pyarrow"
+            )
         # Few partitions: each is one block of parts, so the VLM still batches (200 made one part a block).
         grouped = views.groupby(key, num_partitions=max(1, config.actors * 2))
         parts = grouped.map_groups(lambda g: group_views(g, key), batch_format="numpy")
@@ -190,17 +250,28 @@ def run_cad_backfill(config: CadBackfillConfig) -> dict[str, Any]:
             compute=ActorPoolStrategy(size=config.actors),
             num_cpus=config.cpus_per_actor,
         )  # fmt: skip
-        answers.write_parquet(config.output)
-    table = pq.read_table(config.output, columns=["part_id", "status", "error"])
+        answers.write_datasink(PartsSink(config.output))
+
+
+def _summarise(output: str, *, resumed: int, answered: int) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    location = locate(output)
+    files = list_files(location, (".parquet",))
+    table = pq.read_table(files, columns=["part_id", "status", "error"], filesystem=location.fs)
     statuses = table.column("status").to_pylist()
     summary = {
-        "output": config.output,
+        "output": output,
         "parts": table.num_rows,
+        "answered_now": answered,
+        "already_answered": resumed,
         "status": {s: statuses.count(s) for s in sorted(set(statuses))},
         "errors": {
             p: e for p, s, e in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True)
             if s != "ok"
         },
     }  # fmt: skip
-    (Path(config.output) / "_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    location.fs.create_dir(location.path, recursive=True)
+    with location.fs.open_output_stream(location.join("_summary.json")) as stream:
+        stream.write((json.dumps(summary, indent=2) + "\n").encode())
     return summary

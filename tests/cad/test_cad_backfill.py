@@ -1,4 +1,5 @@
-"""`fibervlm cad backfill`: views grouped by part on Ray Data, a row per part, broken parts as errors."""
+"""`fibervlm cad backfill`: views grouped by part on Ray Data, a row per part, broken parts as errors;
+a re-run resumes (a part whose file was never committed is answered again, no part twice)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from fibervlm.pipeline.cad import output_schema
 
 
 @pytest.mark.slow
-def test_backfill_answers_every_part_and_names_the_broken_views(ray_local, tmp_path: Path, capsys) -> None:
+def test_backfill_answers_every_part_names_the_broken_views_and_resumes(
+    ray_local, tmp_path: Path, capsys
+) -> None:
     summary = write_parts(out=tmp_path / "parts", n=6, seed=11, ocr="generator", broken=3)
     assert list(summary["broken"].values()) == ["corrupt", "empty", "duplicate"]
     out = tmp_path / "answers"
@@ -37,3 +40,15 @@ def test_backfill_answers_every_part_and_names_the_broken_views(ray_local, tmp_p
         suffixes = [Path(v).stem.rsplit("_", 1)[1] for v in labels[row["part_id"]]["views"]]
         assert json.loads(row["views"]) == suffixes
     assert printed["status"] == {"error": 3, "ok": 3}
+
+    # Resume: a finished output is left alone; a file lost to a kill is answered again, once.
+    files = sorted(out.glob("part-*.parquet"))
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["answered_now"] == 0
+    assert sorted(out.glob("part-*.parquet")) == files
+    lost = set(pq.read_table(files[0]).column("part_id").to_pylist())
+    files[0].unlink()
+    assert main(argv) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["answered_now"] == len(lost) and again["parts"] == 6 and again["status"] == printed["status"]
+    assert sorted(pq.read_table(out).column("part_id").to_pylist()) == sorted(rows)
