@@ -126,3 +126,17 @@ def wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> lis
         if text in line:
             return lines
     raise AssertionError(f"no {text!r} within {timeout_s:g} s:\n{''.join(lines[-40:])}")
+
+
+def scrape_until(ray: Any, wanted: dict[str, str], timeout_s: float = 60) -> str:
+    """Ray's Prometheus text once every pattern of `wanted` (what → regex) is in it (Ray exports every
+    few seconds); fails naming what is still missing."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        [node] = ray.nodes()
+        text = httpx.get(f"http://127.0.0.1:{node['MetricsExportPort']}/metrics", timeout=30).text
+        missing = [what for what, pattern in wanted.items() if not re.search(pattern, text)]
+        if not missing:
+            return text
+        assert time.monotonic() < deadline, f"not exported after {timeout_s:g} s: {missing}"
+        time.sleep(2)

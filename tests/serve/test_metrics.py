@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
-import time
 
 import httpx
 import pytest
+from servekit import scrape_until
 
 from fibervlm.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # Ray exports metrics every few seconds
-
-
-def scrape(ray) -> str:
-    [node] = ray.nodes()
-    return httpx.get(f"http://127.0.0.1:{node['MetricsExportPort']}/metrics", timeout=30).text
 
 
 def test_request_model_and_answer_metrics_appear(ray_local, client: httpx.Client, endface_png) -> None:
@@ -33,10 +27,7 @@ def test_request_model_and_answer_metrics_appear(ray_local, client: httpx.Client
         "disagreement": r"ray_fibervlm_disagreement_bucket\{",
         "Serve's own": r"ray_serve_num_http_requests_total\{",
     }
-    deadline = time.monotonic() + 60
-    while missing := [k for k, p in wanted.items() if not re.search(p, text := scrape(ray_local))]:
-        assert time.monotonic() < deadline, f"not exported after 60 s: {missing}"
-        time.sleep(2)
+    text = scrape_until(ray_local, wanted)
     assert 'deployment="InspectorModel"' in text
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from servekit import API_KEY
+from servekit import API_KEY, scrape_until
 
 from fibervlm.config import ConfigError, build_config
 from fibervlm.serve.config import ServeConfig, ShadowConfig
@@ -182,3 +182,20 @@ def test_an_unknown_shadow_never_fails_the_primary(served, side, shadowed, endfa
     [record] = wait_for_records(shadowed["shadowed-unknown"], 1)
     assert record["shadow"] == {"model_id": "customer-x", "error": "unknown_model"}
     assert "agree" not in record
+
+
+@pytest.mark.slow
+def test_shadow_outcomes_are_counted_on_the_metrics_endpoint(
+    ray_local, served, shadowed, endface_png
+) -> None:
+    for app in shadowed:
+        assert ask(f"{served.url}/{app}", data=endface_png[0]).status_code == 200
+    scrape_until(
+        ray_local,
+        {
+            "a compared shadow": r'ray_fibervlm_shadow_requests_total\{[^}]*outcome="(agreed|disagreed)"'
+            r'[^}]*shadow_model_id="candidate"',
+            "a failed shadow": r'ray_fibervlm_shadow_requests_total\{[^}]*outcome="failed"'
+            r'[^}]*shadow_model_id="customer-x"',
+        },
+    )
