@@ -117,14 +117,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from fibervlm.pipeline.cad import CadBackfillConfig, run_cad_backfill
 
-    config = CadBackfillConfig(
-        input=args.input,
-        output=args.output,
-        model=args.model,
-        adapter=args.adapter,
-        ocr=args.ocr,
-        overwrite=args.overwrite,
-    )
+    # the options are named as the config's fields: --input, --output, --model, --adapter, --ocr, --overwrite
+    config = CadBackfillConfig(**{k: v for k, v in vars(args).items() if k in CadBackfillConfig.model_fields})
     print(json.dumps(run_cad_backfill(config), indent=2))
     return 0
 
