@@ -16,16 +16,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from fibervlm.synth import SynthConfig, write_dataset
 
     config = SynthConfig(appearance=args.appearance, frame=args.frame, defocus_sigma_px=args.defocus_sigma_px)
-    summary = write_dataset(
-        out=Path(args.out),
-        n=args.n,
-        seed=args.seed,
-        fmt=args.format,
-        shards=args.shards,
-        profile=args.profile,
-        date=args.date,
-        config=config,
-    )
+    same_names = {name: getattr(args, name) for name in ("n", "seed", "shards", "profile", "date")}
+    summary = write_dataset(out=Path(args.out), fmt=args.format, config=config, **same_names)
     print(json.dumps(summary, indent=2))
     return 0
 
