@@ -14,6 +14,12 @@ from fibervlm.cli import main
 from fibervlm.pipeline.cad import output_schema
 
 
+def _printed(capsys) -> dict:
+    """The command's summary: the JSON it prints last (Ray's own warnings may come before it)."""
+    out = capsys.readouterr().out
+    return json.loads(out[out.rindex('{\n  "output"') :])
+
+
 @pytest.mark.slow
 def test_backfill_answers_every_part_names_the_broken_views_and_resumes(
     ray_local, tmp_path: Path, capsys
@@ -23,7 +29,7 @@ def test_backfill_answers_every_part_names_the_broken_views_and_resumes(
     out = tmp_path / "answers"
     argv = ["cad", "backfill", "--input", str(tmp_path / "parts" / "views.parquet"), "--output", str(out)]
     assert main(argv) == 0
-    printed = json.loads(capsys.readouterr().out)
+    printed = _printed(capsys)
     table = pq.read_table(out)
     assert table.schema.equals(output_schema(), check_metadata=False)
     rows = {r["part_id"]: r for r in table.to_pylist()}
@@ -44,11 +50,11 @@ def test_backfill_answers_every_part_names_the_broken_views_and_resumes(
     # Resume: a finished output is left alone; a file lost to a kill is answered again, once.
     files = sorted(out.glob("part-*.parquet"))
     assert main(argv) == 0
-    assert json.loads(capsys.readouterr().out)["answered_now"] == 0
+    assert _printed(capsys)["answered_now"] == 0
     assert sorted(out.glob("part-*.parquet")) == files
     lost = set(pq.read_table(files[0]).column("part_id").to_pylist())
     files[0].unlink()
     assert main(argv) == 0
-    again = json.loads(capsys.readouterr().out)
+    again = _printed(capsys)
     assert again["answered_now"] == len(lost) and again["parts"] == 6 and again["status"] == printed["status"]
     assert sorted(pq.read_table(out).column("part_id").to_pylist()) == sorted(rows)
